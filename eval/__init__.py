@@ -1,0 +1,1 @@
+"""Evaluation: batched generation harness, per-benchmark scorers, CL reports."""

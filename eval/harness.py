@@ -1,0 +1,58 @@
+"""Batched greedy generation over a task's test set, sharded across ranks, scored on rank 0.
+
+Left padding + KV cache; each rank generates its contiguous shard and the predictions are gathered
+with ``all_gather_object``, so the score is identical on every rank.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from eval.scorers import score
+from keeplora.data import EncodedDataset, Encoder, Sample, collate_generate
+
+__all__ = ["predict", "evaluate_task"]
+
+
+def _shard(items: list, rank: int, world: int) -> list:
+    per = -(-len(items) // world)
+    return items[rank * per:(rank + 1) * per]
+
+
+@torch.no_grad()
+def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max_new_tokens: int,
+            device: torch.device) -> list[dict]:
+    """``[{"id", "prediction", "answers"}]`` for all samples, in input order, on every rank."""
+    distributed = dist.is_initialized() and dist.get_world_size() > 1
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    dataset = EncodedDataset(_shard(samples, rank, world), encoder, with_answers=False)
+    tok = encoder.loaded.tokenizer
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=partial(collate_generate, pad_id=tok.pad_token_id))
+    dtype = next(model.parameters()).dtype
+    was_training = model.training
+    model.eval()
+    mine = []
+    for batch in loader:
+        inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch["inputs"].items()}
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        texts = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        mine += [{"id": i, "prediction": t.strip(), "answers": a} for i, t, a in zip(batch["ids"], texts, batch["answers"])]
+    model.train(was_training)
+    if not distributed:
+        return mine
+    gathered = [None] * world
+    dist.all_gather_object(gathered, mine)
+    return [p for part in gathered for p in part]
+
+
+def evaluate_task(model, encoder: Encoder, samples: list[Sample], scorer: str, batch_size: int,
+                  max_new_tokens: int, device: torch.device) -> tuple[float, list[dict]]:
+    """Mean score ×100 and the scored predictions."""
+    preds = predict(model, encoder, samples, batch_size, max_new_tokens, device)
+    for p in preds:
+        p["score"] = score(scorer, p["prediction"], p["answers"])
+    return 100.0 * sum(p["score"] for p in preds) / max(1, len(preds)), preds

@@ -1,0 +1,272 @@
+"""Recipe schema: YAML data validated by pydantic, with ``key.sub=value`` command-line overrides.
+
+Every field has a docstring; an unknown key or a bad value becomes one ``RecipeError`` line naming
+the recipe file and the dotted key.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from keeplora.errors import UserError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = ["Recipe", "RecipeError", "load_recipe", "apply_overrides", "check_files"]
+
+
+class RecipeError(UserError):
+    """A recipe problem, already phrased as one line for the user."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), use_attribute_docstrings=True)
+
+
+class ModelCfg(_Strict):
+    family: str
+    """Adapter name in the model registry (``llava``, ``video_llava``, …)."""
+    name_or_path: Optional[str] = None
+    """Hub id or local directory of the checkpoint; ``null`` builds the family's tiny random config."""
+    tiny: dict = Field(default_factory=dict)
+    """Overrides of the tiny random config (used only when ``name_or_path`` is null)."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Training/eval precision; fp16 is refused on CPU."""
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "sdpa"
+    """Attention kernel passed to transformers (flash-attn only with the ``gpu`` extra)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in backward to save memory (7B recipes turn it on)."""
+    num_frames: int = Field(8, ge=1)
+    """Frames sampled uniformly per video (Video-LLaVA trains with 8)."""
+    image_aspect: Literal["pad", "resize"] = "pad"
+    """LLaVA's ``image_aspect_ratio``: pad to a square with the mean colour, or resize."""
+    prompt_template: Optional[str] = None
+    """One user turn, with ``{question}``; null uses the family's default (e.g. ``USER: {question} ASSISTANT:``)."""
+
+
+class MethodCfg(_Strict):
+    name: str = "keeplora_pp"
+    """Continual-learning method in the method registry: ``keeplora_pp`` | ``keeplora`` | ``seq_lora``."""
+
+
+class LoraCfg(_Strict):
+    r: int = Field(8, ge=1)
+    """LoRA rank."""
+    alpha: float = Field(16.0, gt=0)
+    """LoRA α; the branch is scaled by α·s_l/r (s_l = layer scale)."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the LoRA input."""
+    train_a: bool = False
+    """Also train A (its rows are kept off the protected basis after every step); default: A frozen."""
+
+
+class SubspaceCfg(_Strict):
+    weight_energy: float = Field(0.6, gt=0, le=1)
+    """ε_w: σ² share of the pretrained weights kept as the principal (protected) basis."""
+    feature_energy: float = Field(0.99, gt=0, le=1)
+    """ε_f: energy threshold of the GPM basis growth after each task."""
+    grad_ratio: float = Field(0.2, gt=0, le=1)
+    """Share of each task's training set (evenly spaced) used for the task-gradient estimates."""
+    growth: Literal["grad", "features"] = "grad"
+    """Basis growth from the post-training gradient (LLaVA/video rule) or from layer inputs (CLIP rule)."""
+    grad_batch_size: int = Field(4, ge=1)
+    """Micro-batch size of the gradient passes."""
+    randomized_svd: bool = False
+    """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD."""
+
+
+class LayerScaleCfg(_Strict):
+    gamma: float = Field(0.2, gt=0, le=1)
+    """Scale of the first adapted layer; the last gets 1.0."""
+    schedule: str = "linear"
+    """``linear`` (official) | ``exp`` | ``uniform`` (no scaling)."""
+
+
+class OptimCfg(_Strict):
+    lr: float = Field(2e-4, gt=0)
+    """Learning rate of the LoRA parameters."""
+    projector_lr: Optional[float] = None
+    """Learning rate of the unconstrained projector; null keeps the projector frozen."""
+    weight_decay: float = Field(0.0, ge=0)
+    """AdamW weight decay."""
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    """Linear warm-up share of each task's steps, then cosine decay."""
+    epochs: float = Field(1.0, gt=0)
+    """Epochs per task (a task may override)."""
+    micro_batch_size: int = Field(8, ge=1)
+    """Samples per rank per micro-step."""
+    grad_accum: int = Field(1, ge=1)
+    """Gradient-accumulation steps; global batch = micro × ranks × accum."""
+    max_grad_norm: float = Field(1.0, ge=0)
+    """Gradient clipping (0 disables)."""
+    max_steps: Optional[int] = Field(None, ge=1)
+    """Cap on optimizer steps per task (smoke runs)."""
+
+
+class DeepSpeedCfg(_Strict):
+    config: Optional[str] = None
+    """A DeepSpeed JSON (LLaVA's zero2.json style, ``"auto"`` allowed); null builds one from the recipe."""
+    zero_stage: int = Field(2, ge=0, le=3)
+    """ZeRO stage used when ``config`` is null."""
+
+
+class EvalCfg(_Strict):
+    batch_size: int = Field(16, ge=1)
+    """Prompts per generate() call (left padding, KV cache)."""
+    max_new_tokens: int = Field(16, ge=1)
+    """Greedy decoding length."""
+    max_samples: Optional[int] = Field(None, ge=1)
+    """Evaluate only the first N test samples of each task."""
+    zero_shot: bool = True
+    """Evaluate every task before the first one is trained."""
+
+
+class TaskCfg(_Strict):
+    name: str
+    """Task name used in tables and paths."""
+    train: str
+    """LLaVA conversation JSON/JSONL (``id``, ``image``/``video``, ``conversations``)."""
+    test: str
+    """Test JSONL: ``question_id``, ``image``/``video``, ``prompt``, ``answer`` (or ``answers``)."""
+    scorer: str = "exact_match"
+    """Scorer name in ``eval.scorers``."""
+    media_root: Optional[str] = None
+    """Directory that media paths are relative to; null = the directory of each JSON file."""
+    epochs: Optional[float] = Field(None, gt=0)
+    """Overrides ``optim.epochs`` for this task."""
+    lr: Optional[float] = Field(None, gt=0)
+    """Overrides ``optim.lr`` for this task."""
+
+
+class DataCfg(_Strict):
+    prepare: Optional[str] = None
+    """The command that creates the task files; quoted in the error when one is missing."""
+    max_length: int = Field(2048, ge=16)
+    """Token limit of one training sample (longer ones are an error, never silently cut)."""
+    on_bad_sample: Literal["error", "skip"] = "error"
+    """Stop on a missing/corrupt media file, or skip it and report the count."""
+
+
+class Recipe(_Strict):
+    output_dir: str
+    """Where metrics.json, logs, bases and per-task checkpoints go."""
+    seed: int = 0
+    """Seeds model init, data order and sampling."""
+    model: ModelCfg
+    method: MethodCfg = Field(default_factory=MethodCfg)
+    lora: LoraCfg = Field(default_factory=LoraCfg)
+    subspace: SubspaceCfg = Field(default_factory=SubspaceCfg)
+    layer_scale: LayerScaleCfg = Field(default_factory=LayerScaleCfg)
+    optim: OptimCfg = Field(default_factory=OptimCfg)
+    deepspeed: DeepSpeedCfg = Field(default_factory=DeepSpeedCfg)
+    eval: EvalCfg = Field(default_factory=EvalCfg)
+    data: DataCfg = Field(default_factory=DataCfg)
+    tasks: list[TaskCfg]
+    """The task sequence, in training order."""
+    save_merged: bool = True
+    """Save the merged model after every task (``task_XX_<name>/``), as the official pipeline does."""
+    save_base: bool = False
+    """Also save the starting model (``task_00_base/``), for diagnostics on small models."""
+    dry_run: bool = False
+    """Validate the recipe and every file it names, print the resolved recipe, and exit."""
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_names(cls, tasks: list[TaskCfg]) -> list[TaskCfg]:
+        names = [t.name for t in tasks]
+        if not tasks:
+            raise ValueError("needs at least one task")
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be unique, got {names}")
+        return tasks
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "Recipe":
+        from keeplora.core import SCHEDULES
+        if self.layer_scale.schedule not in SCHEDULES:
+            raise ValueError(f"layer_scale.schedule {self.layer_scale.schedule!r} unknown; known: {sorted(SCHEDULES)}")
+        return self
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    got = first.get("input")
+    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    more = f" [+{len(err.errors()) - 1} more]" if len(err.errors()) > 1 else ""
+    return f"{source}: {key}: {msg}{shown}{more}"
+
+
+def _set_dotted(data: dict, dotted: str, value, source: str) -> None:
+    keys = dotted.split(".")
+    node = data
+    for i, key in enumerate(keys[:-1]):
+        nxt = node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else (
+            node.setdefault(key, {}) if isinstance(node, dict) else None)
+        if nxt is None or not isinstance(nxt, (dict, list)):
+            raise RecipeError(f"{source}: override {dotted!r}: {'.'.join(keys[:i + 1])} is not a section")
+        node = nxt
+    last = keys[-1]
+    if isinstance(node, list):
+        if not (last.isdigit() and int(last) < len(node)):
+            raise RecipeError(f"{source}: override {dotted!r}: index {last} out of range")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str = "command line") -> dict:
+    """Apply ``a.b=value`` overrides; values are parsed as YAML (``lora.r=4``, ``save_merged=false``)."""
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"{source}: override {item!r} must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        _set_dotted(data, key.strip(), yaml.safe_load(raw) if raw else None, source)
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    """Read, override and validate a recipe; every failure is a one-line ``RecipeError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
+    apply_overrides(data, list(overrides))
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(_format_error(str(path), err)) from None
+
+
+def _resolve(path: str, base: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else base / p
+
+
+def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
+    """Fail fast, naming the file, if a task file or the DeepSpeed JSON is missing or unreadable."""
+    hint = f" — create it with: {recipe.data.prepare}" if recipe.data.prepare else ""
+    for i, task in enumerate(recipe.tasks):
+        for key in ("train", "test"):
+            p = _resolve(getattr(task, key), base)
+            if not p.is_file():
+                raise RecipeError(f"tasks[{i}].{key} ({task.name}): file {p} not found{hint}")
+    if recipe.deepspeed.config:
+        p = _resolve(recipe.deepspeed.config, base)
+        try:
+            json.loads(p.read_text())
+        except FileNotFoundError:
+            raise RecipeError(f"deepspeed.config: file {p} not found") from None
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"deepspeed.config: {p} is not valid JSON (line {exc.lineno}: {exc.msg})") from None

@@ -1,0 +1,120 @@
+"""Protected input subspaces: the pretrained principal basis and its GPM-style growth.
+
+Conventions used throughout ``keeplora.core``:
+
+* A PyTorch ``nn.Linear.weight`` is ``(d_out, d_in)``; ``y = x @ W.T``.
+* A *basis* is input-side: ``(d_in, k)`` with orthonormal columns. An update ``dW`` leaves every
+  input ``x`` in ``span(basis)`` unchanged iff ``dW @ basis == 0``.
+* SVD convention: ``W = U @ diag(S) @ Vh``; the input-side singular vectors are the rows of ``Vh``.
+* Math runs in float32 whatever the input dtype; results are returned as ``out_dtype`` (float32 by
+  default: bases kept in fp16, as the official code does, drift from orthonormality).
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["principal_basis", "grow_basis", "project_off", "orthonormal_columns", "leak", "covariance_root"]
+
+
+def _check_energy(energy: float, name: str) -> None:
+    if not 0.0 < energy <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {energy}")
+
+
+def principal_basis(weight: torch.Tensor, energy: float, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Top input-side singular vectors of a pretrained weight (method step 0).
+
+    ``p = max(1, #{k : cumsum(S²/ΣS²)_k < energy})`` — the official rule counts components *strictly*
+    below the threshold, so it can keep one fewer than needed to reach ``energy``.
+
+    weight: (d_out, d_in). Returns (d_in, p), orthonormal columns.
+    """
+    _check_energy(energy, "weight energy (epsilon_w)")
+    w = weight.detach().to(torch.float32)
+    _, s, vh = torch.linalg.svd(w, full_matrices=False)       # W = U S Vh; Vh: (min, d_in)
+    s2 = s.square()
+    total = s2.sum()
+    if total == 0:
+        raise ValueError("principal_basis: the weight is all zeros; it has no principal directions")
+    ratio_cum = torch.cumsum(s2 / total, dim=0)
+    nonzero = int((s2 > s2[0] * 1e-12).sum())
+    p = max(1, min(int((ratio_cum < energy).sum()), nonzero))
+    return vh[:p].T.contiguous().to(out_dtype)                # (d_in, p)
+
+
+def project_off(x: torch.Tensor, basis: torch.Tensor | None) -> torch.Tensor:
+    """Remove the ``span(basis)`` component from the *input side* (last dim) of ``x``.
+
+    x: (..., d_in); basis: (d_in, k). Returns ``x - (x @ B) @ B.T`` in x's dtype (fp32 math).
+    """
+    if basis is None or basis.shape[1] == 0:
+        return x
+    b = basis.to(torch.float32)
+    xf = x.to(torch.float32)
+    return (xf - (xf @ b) @ b.T).to(x.dtype)
+
+
+def orthonormal_columns(m: torch.Tensor, against: torch.Tensor | None = None, tol: float = 1e-6) -> torch.Tensor:
+    """Orthonormalise the columns of ``m`` (d, n), first removing ``span(against)``.
+
+    Columns that vanish after the removal (numerically dependent) are dropped, so the result is
+    (d, n') with n' <= n. Two Gram-Schmidt passes keep the result orthogonal to ``against`` at fp32
+    precision even when ``m`` is nearly inside it.
+    """
+    q = m.to(torch.float32)
+    q = q / q.norm(dim=0, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)   # unit columns: tol is relative
+    for _ in range(2):
+        if against is not None and against.shape[1]:
+            a = against.to(torch.float32)
+            q = q - a @ (a.T @ q)
+        q, r = torch.linalg.qr(q, mode="reduced")
+        q = q[:, r.diagonal().abs() > tol]
+    return q
+
+
+def grow_basis(basis: torch.Tensor | None, R: torch.Tensor, energy: float,
+               out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Add the dominant new directions of ``R`` to ``basis`` (GPM energy rule, method step 6).
+
+    R: (d_in, n) — post-training gradient ``Gᵀ`` ("grad" mode) or layer inputs ("features" mode).
+    With ``E = ‖R‖²`` and ``R̂ = R − B Bᵀ R``, the already-covered share is ``acc = (E − ‖R̂‖²)/E``;
+    the first ``m`` left singular vectors of ``R̂`` are added, ``m`` the smallest count with
+    ``acc + Σ_{k<=m} S_k²/E >= energy`` (``m = 0`` when ``acc`` already reaches it). The result never
+    exceeds d_in columns and is orthonormal; existing columns are kept unchanged.
+    """
+    _check_energy(energy, "feature energy (epsilon_f)")
+    r = R.detach().to(torch.float32)
+    d_in = r.shape[0]
+    b = torch.zeros(d_in, 0) if basis is None else basis.to(torch.float32)
+    total = r.square().sum()
+    if total == 0 or b.shape[1] >= d_in:
+        return b.to(out_dtype)
+    r_hat = project_off(r.T, b).T                               # (d_in, n)
+    acc = float((total - r_hat.square().sum()) / total)
+    if acc >= energy:
+        return b.to(out_dtype)
+    u, s, _ = torch.linalg.svd(r_hat, full_matrices=False)
+    before = acc + torch.cumsum(s.square() / total, 0) - s.square() / total   # share before adding k
+    m = int((before < energy).sum())
+    m = min(m, d_in - b.shape[1])
+    new = orthonormal_columns(u[:, :m], against=b)
+    return torch.cat([b, new], dim=1).to(out_dtype)
+
+
+def leak(delta_w: torch.Tensor, basis: torch.Tensor | None) -> float:
+    """Relative size of an update inside the protected subspace: ``‖ΔW B‖ / ‖ΔW‖`` (0 = fully kept)."""
+    dw = delta_w.detach().to(torch.float32)
+    norm = float(dw.norm())
+    if basis is None or basis.shape[1] == 0 or norm == 0.0:
+        return 0.0
+    return float((dw @ basis.to(torch.float32)).norm()) / norm
+
+
+def covariance_root(cov: torch.Tensor) -> torch.Tensor:
+    """A square root ``R`` (d, d) of an uncentred input covariance ``C = Σ x xᵀ``: ``R Rᵀ = C``.
+
+    ``R`` has the same left singular vectors and energies as the stacked inputs ``[x_1 … x_n]``, so
+    "features" growth can stream activations into a (d, d) accumulator instead of storing every token.
+    """
+    evals, evecs = torch.linalg.eigh(cov.to(torch.float32))
+    return evecs * evals.clamp_min(0).sqrt()

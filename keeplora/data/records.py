@@ -1,0 +1,127 @@
+"""Read LLaVA conversation files (training) and test files, as they are found in the wild.
+
+Training: JSON list or JSONL of ``{"id", "image"|"video": path or [paths], "conversations":
+[{"from": "human", "value": "<image>\\n…"}, {"from": "gpt", "value": "…"}, …]}``.
+Test: JSONL (or JSON list) of ``{"question_id", "image"|"video", "prompt", "answer"|"answers"}``.
+Every problem is a ``DataError`` naming the file and the sample.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+__all__ = ["Sample", "DataError", "read_train_file", "read_test_file", "PLACEHOLDER"]
+
+PLACEHOLDER = re.compile(r"<(image|video)>")
+_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+
+
+class DataError(UserError):
+    """A data problem phrased as one line: file, sample id, what is wrong, what to do."""
+
+
+@dataclass
+class Sample:
+    """One sample: (question, answer) turns, its media in placeholder order, and where it came from."""
+    id: str
+    turns: list[tuple[str, str]]
+    media: list[tuple[str, Path]] = field(default_factory=list)   # ("image"|"video", path)
+    answers: list[str] = field(default_factory=list)              # test only: all accepted answers
+
+
+def _load_records(path: Path) -> list[dict]:
+    text = path.read_text()
+    try:
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of samples, got {type(data).__name__}")
+    return data
+
+
+def _media(rec: dict, root: Path, where: str) -> list[tuple[str, Path]]:
+    out = []
+    for kind in ("image", "video"):
+        value = rec.get(kind)
+        if value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                raise DataError(f"{where}: {kind} must be a path or a list of paths")
+            out.append((kind, root / item))
+    return out
+
+
+def _place_media(turns: list[tuple[str, str]], media: list[tuple[str, Path]], where: str) -> list[tuple[str, str]]:
+    """Check placeholders against media; with none in the text, put them first (LLaVA's convention)."""
+    found = [m.group(1) for q, _ in turns for m in PLACEHOLDER.finditer(q)]
+    kinds = [k for k, _ in media]
+    if not found and media:
+        prefix = "".join(f"<{k}>\n" for k in kinds)
+        return [(prefix + turns[0][0], turns[0][1])] + turns[1:]
+    if found != kinds:
+        raise DataError(f"{where}: the text has placeholders {found} but the sample gives media {kinds}; "
+                        f"make them match one to one")
+    return turns
+
+
+def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
+    conv = rec.get("conversations")
+    if not isinstance(conv, list) or not conv:
+        raise DataError(f"{where}: missing 'conversations' list")
+    turns, question = [], None
+    for i, msg in enumerate(conv):
+        role = _ROLES.get(str(msg.get("from", msg.get("role", ""))))
+        value = msg.get("value", msg.get("content"))
+        if role is None or not isinstance(value, str):
+            raise DataError(f"{where}: conversations[{i}] needs 'from' in human|gpt and a string 'value'")
+        if role == "user":
+            question = value if question is None else question + "\n" + value
+        elif question is None:
+            raise DataError(f"{where}: conversations[{i}] is an answer with no question before it")
+        else:
+            turns.append((question, value))
+            question = None
+    if not turns:
+        raise DataError(f"{where}: conversation without an answer turn (nothing to learn from)")
+    return turns
+
+
+def read_train_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
+    path = Path(path)
+    root = Path(media_root) if media_root else path.parent
+    samples = []
+    for i, rec in enumerate(_load_records(path)):
+        sid = str(rec.get("id", i))
+        where = f"{path} sample {sid!r}"
+        media = _media(rec, root, where)
+        samples.append(Sample(sid, _place_media(_turns(rec, where), media, where), media))
+    if not samples:
+        raise DataError(f"{path}: empty split (no samples)")
+    return samples
+
+
+def read_test_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
+    path = Path(path)
+    root = Path(media_root) if media_root else path.parent
+    samples = []
+    for i, rec in enumerate(_load_records(path)):
+        sid = str(rec.get("question_id", rec.get("id", i)))
+        where = f"{path} sample {sid!r}"
+        answers = rec.get("answers", rec.get("answer"))
+        answers = answers if isinstance(answers, list) else [answers]
+        if not isinstance(rec.get("prompt"), str) or any(not isinstance(a, str) for a in answers):
+            raise DataError(f"{where}: needs a string 'prompt' and 'answer' (or a list 'answers')")
+        media = _media(rec, root, where)
+        turns = _place_media([(rec["prompt"], "")], media, where)
+        samples.append(Sample(sid, turns, media, answers))
+    if not samples:
+        raise DataError(f"{path}: empty split (no samples)")
+    return samples

@@ -1,0 +1,84 @@
+"""One function builds the DeepSpeed config from the recipe, or fills a user's JSON ("auto" values).
+
+Accepts configs as found in the wild (LLaVA's ``scripts/zero2.json``/``zero3.json``): every
+``"auto"`` is filled from the recipe (batch sizes, clipping, precision) or the model (bucket sizes,
+as HF Trainer does); a value that contradicts the recipe is a one-line error naming the key.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+from ..config import Recipe, RecipeError
+
+__all__ = ["build_ds_config"]
+
+log = logging.getLogger(__name__)
+
+
+def _fill(cfg: dict, key: str, value, source: str) -> None:
+    current = cfg.get(key, "auto")
+    if current == "auto":
+        cfg[key] = value
+    elif current != value:
+        raise RecipeError(f"{source}: {key} is {current!r} but the recipe implies {value!r}; set it to \"auto\"")
+
+
+def _fill_precision(cfg: dict, dtype: str, on_cpu: bool, source: str) -> None:
+    if dtype == "float16" and on_cpu:
+        raise RecipeError("model.dtype float16: fp16 is not supported by DeepSpeed on CPU; use bfloat16 or float32")
+    for key, wanted in (("bf16", dtype == "bfloat16"), ("fp16", dtype == "float16")):
+        block = cfg.setdefault(key, {})
+        if block.get("enabled", "auto") == "auto":
+            block["enabled"] = wanted
+        elif bool(block["enabled"]) != wanted:
+            raise RecipeError(f"{source}: {key}.enabled={block['enabled']} contradicts model.dtype {dtype}")
+    if dtype == "bfloat16":      # bf16 gradient accumulation rounds away the residual-subspace guarantee
+        cfg.setdefault("data_types", {})["grad_accum_dtype"] = "fp32"
+
+
+def _fill_zero(zero: dict, hidden: int) -> None:
+    sizes = {"reduce_bucket_size": hidden * hidden, "stage3_prefetch_bucket_size": int(0.9 * hidden * hidden),
+             "stage3_param_persistence_threshold": 10 * hidden}
+    for key, value in sizes.items():
+        if zero.get(key) == "auto":
+            zero[key] = value
+
+
+def _reject_leftover_auto(node, path: str, source: str) -> None:
+    if node == "auto":
+        raise RecipeError(f"{source}: {path} is \"auto\" and nothing in the recipe fills it; give a value")
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _reject_leftover_auto(v, f"{path}.{k}" if path else k, source)
+
+
+def build_ds_config(recipe: Recipe, world: int, hidden_size: int, on_cpu: bool) -> dict:
+    """The config passed to ``deepspeed.initialize``; global batch = micro × world × accum."""
+    ds, opt = recipe.deepspeed, recipe.optim
+    if ds.config:
+        source = ds.config
+        cfg = copy.deepcopy(json.loads(Path(ds.config).read_text()))
+    else:
+        source = "deepspeed (built from the recipe)"
+        cfg = {"zero_optimization": {"stage": ds.zero_stage, "overlap_comm": False, "contiguous_gradients": True}}
+    for key in ("optimizer", "scheduler"):
+        if key in cfg:
+            log.warning("%s: ignoring the %r block; the recipe's optim section builds it", source, key)
+            cfg.pop(key)
+    stage = cfg.setdefault("zero_optimization", {}).get("stage", 0)
+    if stage == 3:
+        raise RecipeError(f"{source}: ZeRO stage 3 is not supported yet (LoRA merge needs whole weights); use stage 2")
+    _fill(cfg, "train_micro_batch_size_per_gpu", opt.micro_batch_size, source)
+    _fill(cfg, "gradient_accumulation_steps", opt.grad_accum, source)
+    _fill(cfg, "train_batch_size", opt.micro_batch_size * opt.grad_accum * world, source)
+    _fill(cfg, "gradient_clipping", opt.max_grad_norm, source)
+    _fill_precision(cfg, recipe.model.dtype, on_cpu, source)
+    _fill_zero(cfg["zero_optimization"], hidden_size)
+    cfg.setdefault("zero_allow_untested_optimizer", True)
+    cfg.setdefault("steps_per_print", 10 ** 9)
+    cfg.setdefault("wall_clock_breakdown", False)
+    _reject_leftover_auto(cfg, "", source)
+    return cfg

@@ -1,0 +1,86 @@
+"""Task statistics of the adapted linears at the current (merged) weights, LoRA absent.
+
+* ``mean_gradients``: the data-averaged gradient of each weight (method step 1 and the LLaVA/video
+  "grad" basis growth). Computed exactly here; batches of the evenly spaced subset are sharded over
+  ranks and the sums all-reduced, so every rank ends with the same mean.
+* ``input_covariances``: ``Σ x xᵀ`` of each layer's inputs (the "features" growth of the CLIP code,
+  streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = ["subset_indices", "mean_gradients", "input_covariances"]
+
+
+def subset_indices(n: int, ratio: float) -> list[int]:
+    """``linspace(0, n-1, floor(ratio·n))`` as in the official ``extract_gradients.py`` (at least 1)."""
+    k = max(1, int(ratio * n))
+    return torch.linspace(0, n - 1, k).round().long().tolist()
+
+
+def _all_reduce_sum(tensors: list[torch.Tensor]) -> None:
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        dist.all_reduce(flat)
+        offset = 0
+        for t in tensors:
+            t.copy_(flat[offset:offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+
+def mean_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                   forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Mean over batches (and ranks) of ``∂loss/∂W`` for each layer; (d_out, d_in) fp32 each."""
+    sums = {n: torch.zeros(l.weight.shape, dtype=torch.float32, device=l.weight.device) for n, l in layers.items()}
+    count = torch.zeros(1, dtype=torch.float32, device=next(iter(sums.values())).device)
+    was_training = model.training
+    model.eval()
+    for layer in layers.values():
+        layer.weight.requires_grad_(True)
+    try:
+        for batch in batches:
+            loss = forward(model, batch)
+            grads = torch.autograd.grad(loss, [l.weight for l in layers.values()], allow_unused=True)
+            for (name, _), g in zip(layers.items(), grads):
+                if g is not None:
+                    sums[name] += g.float()
+            count += 1
+    finally:
+        for layer in layers.values():
+            layer.weight.requires_grad_(False)
+        model.train(was_training)
+    _all_reduce_sum(list(sums.values()) + [count])
+    if count.item() == 0:
+        raise ValueError("no batch to estimate the task gradient from (empty task subset)")
+    return {n: s / count for n, s in sums.items()}
+
+
+@torch.no_grad()
+def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                      forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Uncentred input covariance ``Σ_tokens x xᵀ`` (d_in, d_in) of each layer, summed over ranks."""
+    covs = {n: torch.zeros(l.in_features, l.in_features, device=l.weight.device) for n, l in layers.items()}
+
+    def hook(name):
+        def fn(_module, args):
+            x = args[0].detach().reshape(-1, args[0].shape[-1]).float()
+            covs[name].addmm_(x.T, x)
+        return fn
+
+    handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in layers.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            forward(model, batch)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    _all_reduce_sum(list(covs.values()))
+    return covs

@@ -1,0 +1,56 @@
+"""LoRA injection and merge through PEFT, with per-layer α for the layer scale.
+
+KeepLoRA++'s scale ``s_l`` multiplies layer l's LoRA output, i.e. its α: PEFT's ``alpha_pattern``
+with one escaped full module name per key gives each module ``α·s_l / r`` (checked after injection).
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from torch import nn
+
+from .config import LoraCfg
+
+__all__ = ["inject_lora", "lora_modules", "merge_lora", "ADAPTER"]
+
+ADAPTER = "default"
+
+
+def lora_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """LoRA layers of a PEFT model keyed by their name in the *base* model."""
+    out = {}
+    for name, module in model.named_modules():
+        if hasattr(module, "lora_A") and ADAPTER in getattr(module, "lora_A", {}):
+            out[name.removeprefix("base_model.model.")] = module
+    return out
+
+
+def inject_lora(model: nn.Module, targets: list[str], cfg: LoraCfg, scales: dict[str, float],
+                init_a: dict[str, torch.Tensor] | None = None, train_a: bool = True) -> PeftModel:
+    """Wrap ``model`` with LoRA on ``targets``; optionally set and freeze A.
+
+    init_a: module name -> (r, d_in) rows; B stays 0 (PEFT's default), so the function is unchanged.
+    """
+    alpha_pattern = {re.escape(name): cfg.alpha * scales[name] for name in targets}
+    config = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=list(targets),
+                        alpha_pattern=alpha_pattern, init_lora_weights=True, bias="none")
+    peft_model = get_peft_model(model, config)
+    modules = lora_modules(peft_model)
+    for name in targets:
+        module = modules[name]
+        expected = cfg.alpha * scales[name] / cfg.r
+        if abs(module.scaling[ADAPTER] - expected) > 1e-9 * max(1.0, expected):
+            raise RuntimeError(f"PEFT applied scaling {module.scaling[ADAPTER]} to {name}, expected {expected}")
+        a = module.lora_A[ADAPTER].weight
+        if init_a is not None:
+            with torch.no_grad():
+                a.copy_(init_a[name].to(a.dtype))
+        a.requires_grad_(train_a)
+    return peft_model
+
+
+def merge_lora(peft_model: PeftModel) -> nn.Module:
+    """Fold ``W += s·B·A`` into the base weights and drop the LoRA modules (method step 5)."""
+    return peft_model.merge_and_unload()

@@ -1,0 +1,76 @@
+"""The lifecycle every method implements (begin_task → train → end_task), and its context."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import torch
+from torch import nn
+
+from ..config import Recipe
+from ..core import layer_scales
+
+__all__ = ["Method", "TaskContext"]
+
+
+@dataclass
+class TaskContext:
+    """What a hook may use: the merged model (no LoRA), its adapted layers, and the task's statistics.
+
+    ``gradients()`` and ``covariances()`` run passes over the task's evenly spaced subset
+    (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
+    """
+    index: int
+    name: str
+    model: nn.Module
+    layers: dict[str, nn.Linear]
+    layer_index: dict[str, int]
+    gradients: Callable[[], dict[str, torch.Tensor]]
+    covariances: Callable[[], dict[str, torch.Tensor]]
+
+
+class Method:
+    """Default: plain LoRA with no constraint and no layer scale."""
+    name: ClassVar[str] = ""
+    uses_subspace: ClassVar[bool] = False
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    @property
+    def train_a(self) -> bool:
+        return True
+
+    def scales(self, layer_index: dict[str, int]) -> dict[str, float]:
+        """Per-module multiplier of α; ``layer_index`` maps module name -> decoder layer."""
+        return {name: 1.0 for name in layer_index}
+
+    def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor] | None:
+        """Return LoRA-A rows per module (r, d_in), or None to keep PEFT's random init."""
+        return None
+
+    def on_engine(self, engine, peft_model):
+        """Called once the task's DeepSpeed engine exists; may return a handle with ``remove()``."""
+        return None
+
+    def end_task(self, ctx: TaskContext) -> None:
+        """Called on the merged model after the task's LoRA is folded in."""
+
+    def basis(self, name: str) -> torch.Tensor | None:
+        """The protected input basis (d_in, k) of a module, if the method keeps one."""
+        return None
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            raise ValueError(f"method {self.name!r} keeps no state, but a state file was given")
+
+
+def depth_scales(layer_index: dict[str, int], gamma: float, schedule: str) -> dict[str, float]:
+    """Map module -> s_l, with l the rank of its layer among the adapted layers (official ramp)."""
+    ordered = sorted(set(layer_index.values()))
+    s = layer_scales(len(ordered), gamma, schedule)
+    position = {layer: i for i, layer in enumerate(ordered)}
+    return {name: s[position[layer]] for name, layer in layer_index.items()}

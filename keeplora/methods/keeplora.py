@@ -1,0 +1,64 @@
+"""KeepLoRA (ICLR 2026, arXiv 2601.19659) and KeepLoRA++ (arXiv 2606.16256).
+
+Per adapted linear, a protected input basis starts as the pretrained weight's principal subspace
+(ε_w) and grows after each task with that task's dominant directions (ε_f). A new task's LoRA A is
+the top-r residual direction of its gradient, frozen (or kept residual by the trainable-A wrapper),
+so every merged update satisfies ``ΔW @ basis = 0``. KeepLoRA++ also scales α from γ (shallowest
+adapted layer) to 1 (deepest).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..core import covariance_root, grow_basis, principal_basis, residual_init
+from . import register_method
+from .base import Method, TaskContext, depth_scales
+
+
+@register_method("keeplora_pp")
+class KeepLoRAPlusPlus(Method):
+    uses_subspace = True
+    uniform_scale = False
+
+    def __init__(self, recipe):
+        super().__init__(recipe)
+        self.bases: dict[str, torch.Tensor] = {}
+
+    @property
+    def train_a(self) -> bool:
+        return self.recipe.lora.train_a
+
+    def scales(self, layer_index: dict[str, int]) -> dict[str, float]:
+        ls = self.recipe.layer_scale
+        return depth_scales(layer_index, ls.gamma, "uniform" if self.uniform_scale else ls.schedule)
+
+    def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
+        sub = self.recipe.subspace
+        if not self.bases:                                        # step 0, once: pretrained principal bases
+            self.bases = {n: principal_basis(l.weight, sub.weight_energy) for n, l in ctx.layers.items()}
+        grads = ctx.gradients()                                   # step 1: mean task gradient, LoRA absent
+        return {n: residual_init(grads[n], self.bases[n], self.recipe.lora.r, randomized=sub.randomized_svd,
+                                 seed=self.recipe.seed) for n in ctx.layers}          # step 2
+
+    def end_task(self, ctx: TaskContext) -> None:
+        sub = self.recipe.subspace
+        if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ
+            stats = {n: g.T for n, g in ctx.gradients().items()}
+        else:                                                     # CLIP: layer inputs, via Σ x xᵀ
+            stats = {n: covariance_root(c) for n, c in ctx.covariances().items()}
+        self.bases = {n: grow_basis(self.bases[n], stats[n], sub.feature_energy) for n in ctx.layers}
+
+    def basis(self, name: str) -> torch.Tensor | None:
+        return self.bases.get(name)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {n: b.contiguous() for n, b in self.bases.items()}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.bases = {n: t.to(torch.float32) for n, t in tensors.items()}
+
+
+@register_method("keeplora")
+class KeepLoRA(KeepLoRAPlusPlus):
+    """KeepLoRA: the same subspace rules with no layer scale (γ = 1 everywhere)."""
+    uniform_scale = True

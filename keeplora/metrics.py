@@ -1,0 +1,38 @@
+"""Continual-learning metrics as a pure function of the accuracy matrix.
+
+``R[i][j]`` = score on task j after training task i (rows and columns in training order, 0-based
+here); ``Z[j]`` = zero-shot score. Definitions follow the official code (``cal_MTIL_metrics`` for
+Transfer/Average/Last, MCITlib for MFT/MFN/MAA/BWT); forgetting is Chaudhry et al. 2018, FWT is GEM's.
+"""
+from __future__ import annotations
+
+from statistics import mean
+from typing import Sequence
+
+__all__ = ["cl_metrics"]
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    return mean(values) if values else None
+
+
+def cl_metrics(matrix: Sequence[Sequence[float]], zero_shot: Sequence[float] | None = None) -> dict:
+    """All metrics of a T×T matrix; a metric undefined for T = 1 (no earlier task) is ``None``."""
+    R = [list(map(float, row)) for row in matrix]
+    T = len(R)
+    if T == 0 or any(len(row) != T for row in R):
+        raise ValueError(f"accuracy matrix must be square and non-empty, got {T} rows of lengths "
+                         f"{[len(r) for r in R]}")
+    out = {
+        "transfer": _mean_or_none([mean(R[i][j] for i in range(j)) for j in range(1, T)]),
+        "average": mean(mean(R[i][j] for i in range(T)) for j in range(T)),
+        "last": mean(R[T - 1]),
+        "mft": mean(R[j][j] for j in range(T)),
+        "mfn": mean(R[T - 1]),
+        "maa": mean(mean(R[t][: t + 1]) for t in range(T)),
+        "bwt": _mean_or_none([R[T - 1][j] - R[j][j] for j in range(T - 1)]),
+        "forgetting": _mean_or_none([max(R[i][j] for i in range(j, T - 1)) - R[T - 1][j] for j in range(T - 1)]),
+    }
+    if zero_shot is not None:
+        out["fwt"] = _mean_or_none([R[j - 1][j] - float(zero_shot[j]) for j in range(1, T)])
+    return out

@@ -1,0 +1,99 @@
+"""Images and video frames to normalised tensors with PIL and numpy (torchvision is not needed).
+
+Video: decord by default, PyAV as the fallback; ``num_frames`` indices sampled uniformly with
+``linspace(0, n-1, N).round()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["MediaProcessor", "MediaError", "sample_indices", "read_video_frames"]
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class MediaError(ValueError):
+    """A media file that cannot be read; the message names the file."""
+
+
+def sample_indices(num_total: int, num_frames: int) -> list[int]:
+    """Uniform frame indices, first and last frame included; repeats frames of short clips."""
+    if num_total < 1:
+        raise MediaError("video has no frames")
+    return np.linspace(0, num_total - 1, num_frames).round().astype(int).tolist()
+
+
+def _read_decord(path: Path, num_frames: int) -> np.ndarray:
+    import decord
+    vr = decord.VideoReader(str(path), num_threads=1)
+    return vr.get_batch(sample_indices(len(vr), num_frames)).asnumpy()
+
+
+def _read_av(path: Path, num_frames: int) -> np.ndarray:
+    import av
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if not frames:
+        raise MediaError("video has no decodable frames")
+    return np.stack([frames[i] for i in sample_indices(len(frames), num_frames)])
+
+
+def read_video_frames(path: str | Path, num_frames: int) -> np.ndarray:
+    """(num_frames, H, W, 3) uint8; decord first, PyAV when decord is missing or fails."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"video {path} not found")
+    errors = []
+    for reader in (_read_decord, _read_av):
+        try:
+            return reader(path, num_frames)
+        except ImportError as exc:
+            errors.append(f"{reader.__name__[6:]}: not installed ({exc.name})")
+        except Exception as exc:  # noqa: BLE001 - a decoder's own error type is backend-specific
+            errors.append(f"{reader.__name__[6:]}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    raise MediaError(f"video {path} cannot be decoded ({'; '.join(errors)})")
+
+
+@dataclass
+class MediaProcessor:
+    """LLaVA-style preprocessing: RGB, ``pad`` (expand to square with the mean colour) or ``resize``."""
+    image_size: int
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    aspect: str = "pad"
+    num_frames: int = 8
+
+    def __post_init__(self):
+        self.mean = list(self.mean or CLIP_MEAN)
+        self.std = list(self.std or CLIP_STD)
+
+    def _to_tensor(self, img: Image.Image) -> torch.Tensor:
+        img = img.convert("RGB")
+        if self.aspect == "pad" and img.width != img.height:
+            side = max(img.size)
+            canvas = Image.new("RGB", (side, side), tuple(int(255 * m) for m in self.mean))
+            canvas.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+            img = canvas
+        img = img.resize((self.image_size, self.image_size), Image.BICUBIC)
+        arr = np.asarray(img, dtype=np.float32) / 255.0
+        arr = (arr - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous()          # (3, H, W)
+
+    def image(self, path: str | Path) -> torch.Tensor:
+        try:
+            with Image.open(path) as img:
+                return self._to_tensor(img)
+        except FileNotFoundError:
+            raise MediaError(f"image {path} not found") from None
+        except OSError as exc:
+            raise MediaError(f"image {path} cannot be read ({exc})") from None
+
+    def video(self, path: str | Path) -> torch.Tensor:
+        frames = read_video_frames(path, self.num_frames)
+        return torch.stack([self._to_tensor(Image.fromarray(f)) for f in frames])   # (F, 3, H, W)

@@ -1,0 +1,134 @@
+"""Everything a run writes: metrics.json, predictions, per-task checkpoints and bases, logs, the table.
+
+Files are written to a temporary name and renamed, so a crash never leaves half a file; only rank 0
+writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+from safetensors.torch import save_file
+
+from .metrics import cl_metrics
+
+__all__ = ["RunWriter", "atomic_write_text"]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class RunWriter:
+    def __init__(self, out: Path, tasks: list[str], is_main: bool):
+        self.out, self.tasks, self.is_main = out, tasks, is_main
+        self.zero_shot: list[float] | None = None
+        self.matrix: list[list[float]] = []
+        self.diagnostics: dict[str, dict] = {}
+        self.console = Console()
+        self._tb = None
+        self._step: dict[str, int] = {}
+        if is_main:
+            out.mkdir(parents=True, exist_ok=True)
+
+    def save_recipe(self, recipe) -> None:
+        if self.is_main:
+            atomic_write_text(self.out / "recipe.resolved.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False))
+
+    def log_scalar(self, tag: str, value: float) -> None:
+        if not self.is_main:
+            return
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+            self._tb = SummaryWriter(str(self.out / "tb"))
+        step = self._step[tag] = self._step.get(tag, -1) + 1
+        self._tb.add_scalar(tag, value, step)
+
+    def save_model(self, model, tokenizer, name: str) -> None:
+        """``save_pretrained`` into a temporary folder, then rename: a plain transformers checkpoint."""
+        if not self.is_main:
+            return
+        final = self.out / name
+        tmp = self.out / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+
+    def save_task(self, t: int, name: str, model, tokenizer, method, recipe) -> None:
+        label = f"task_{t + 1:02d}_{name}"
+        if recipe.save_merged:
+            self.save_model(model, tokenizer, label)
+        state = method.state()
+        if self.is_main and state:
+            meta = {"model_family": recipe.model.family, "model": str(recipe.model.name_or_path),
+                    "after_task": name, "method": method.name}
+            path = self.out / "bases" / f"{label}.safetensors"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            save_file({k: v.contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=meta)
+            os.replace(tmp, path)
+
+    def save_predictions(self, label: str, task: str, preds: list[dict]) -> None:
+        if self.is_main:
+            slug = label.replace(" ", "_")
+            lines = "".join(json.dumps(p) + "\n" for p in preds)
+            atomic_write_text(self.out / "predictions" / slug / f"{task}.jsonl", lines)
+
+    def add_diagnostics(self, task: str, diag: dict) -> None:
+        self.diagnostics[task] = diag
+        if self.is_main:
+            atomic_write_text(self.out / "diagnostics.json", json.dumps(self.diagnostics, indent=1))
+
+    def add_row(self, row: list[float]) -> None:
+        self.matrix.append(row)
+        self._write_metrics()
+
+    def _write_metrics(self) -> dict:
+        done = len(self.matrix)
+        square = [r[:done] for r in self.matrix]
+        data = {"tasks": self.tasks, "zero_shot": self.zero_shot, "matrix": self.matrix,
+                "metrics": cl_metrics(square, self.zero_shot[:done] if self.zero_shot else None) if done else {}}
+        if self.is_main:
+            atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
+        return data
+
+    def print_row(self, label: str, row: list[float]) -> None:
+        if self.is_main:
+            cells = "  ".join(f"{t}={v:.1f}" for t, v in zip(self.tasks, row))
+            self.console.print(f"[bold]{label}[/bold]: {cells}")
+
+    def finish(self) -> dict:
+        data = self._write_metrics()
+        if self._tb is not None:
+            self._tb.close()
+        if self.is_main:
+            self._print_table(data)
+        return data
+
+    def _print_table(self, data: dict) -> None:
+        table = Table(title=f"Accuracy matrix R[i][j] (%) — {self.out}")
+        table.add_column("after \\ on")
+        for name in self.tasks:
+            table.add_column(name, justify="right")
+        if data["zero_shot"]:
+            table.add_row("zero-shot", *(f"{v:.1f}" for v in data["zero_shot"]))
+        for name, row in zip(self.tasks, data["matrix"]):
+            table.add_row(name, *(f"{v:.1f}" for v in row))
+        self.console.print(table)
+        metrics = Table(title="Continual-learning metrics")
+        for key in data["metrics"]:
+            metrics.add_column(key, justify="right")
+        metrics.add_row(*("-" if v is None else f"{v:.2f}" for v in data["metrics"].values()))
+        self.console.print(metrics)
