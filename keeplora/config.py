@@ -201,22 +201,29 @@ def _format_error(source: str, err: ValidationError) -> str:
     return f"{source}: {key}: {msg}{shown}{more}"
 
 
-def _set_dotted(data: dict, dotted: str, value, source: str) -> None:
-    keys = dotted.split(".")
-    node = data
-    for i, key in enumerate(keys[:-1]):
-        nxt = node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else (
-            node.setdefault(key, {}) if isinstance(node, dict) else None)
-        if nxt is None or not isinstance(nxt, (dict, list)):
-            raise RecipeError(f"{source}: override {dotted!r}: {'.'.join(keys[:i + 1])} is not a section")
-        node = nxt
-    last = keys[-1]
+def _child(node, key: str, dotted: str, source: str, create: bool):
+    """Step into ``node[key]``; lists take integer indices, missing dict keys become sections."""
     if isinstance(node, list):
-        if not (last.isdigit() and int(last) < len(node)):
-            raise RecipeError(f"{source}: override {dotted!r}: index {last} out of range")
+        if not (key.isdigit() and int(key) < len(node)):
+            raise RecipeError(f"{source}: override {dotted!r}: index {key} out of range ({len(node)} items)")
+        return node[int(key)]
+    if isinstance(node, dict):
+        return node.setdefault(key, {}) if create else node.get(key)
+    raise RecipeError(f"{source}: override {dotted!r}: {key!r} is inside a value, not a section")
+
+
+def _set_dotted(data: dict, dotted: str, value, source: str) -> None:
+    *path, last = dotted.split(".")
+    node = data
+    for key in path:
+        node = _child(node, key, dotted, source, create=True)
+    if isinstance(node, list):
+        _child(node, last, dotted, source, create=False)          # range check
         node[int(last)] = value
-    else:
+    elif isinstance(node, dict):
         node[last] = value
+    else:
+        raise RecipeError(f"{source}: override {dotted!r}: {path[-1]!r} is a value, not a section")
 
 
 def apply_overrides(data: dict, overrides: list[str], source: str = "command line") -> dict:

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny procedural data (written once per session) and a recipe writer."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    from data_prep.tiny_synth import build
+    return build(tmp_path_factory.mktemp("tiny"), n_train=64, n_test=8)
+
+
+def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base="tiny_image_seq.yaml", **over) -> Path:
+    """A copy of a shipped tiny recipe pointing at test data, with short settings and overrides."""
+    rec = yaml.safe_load((ROOT / "recipes" / base).read_text())
+    rec["tasks"] = [{"name": t, "train": str(data / t / "train.json"), "test": str(data / t / "test.jsonl")}
+                    for t in tasks]
+    rec["output_dir"] = str(tmp / name)
+    rec["deepspeed"]["config"] = str(ROOT / "recipes" / "ds" / "zero2.json")
+    rec["optim"].update(max_steps=6, epochs=1)
+    rec["eval"].update(zero_shot=False)
+    for dotted, value in over.items():
+        node = rec
+        *path, last = dotted.split("__")
+        for key in path:
+            node = node.setdefault(key, {})
+        node[last] = value
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    return path
+
+
+def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
