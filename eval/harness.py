@@ -36,11 +36,13 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
     model.eval()
     mine = []
     for batch in loader:
-        inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch["inputs"].items()}
+        inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device)
+                  for k, v in batch["inputs"].items()}
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         texts = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        mine += [{"id": i, "prediction": t.strip(), "answers": a} for i, t, a in zip(batch["ids"], texts, batch["answers"])]
+        mine += [{"id": i, "prediction": t.strip(), "answers": a}
+                 for i, t, a in zip(batch["ids"], texts, batch["answers"])]
     model.train(was_training)
     if not distributed:
         return mine

@@ -33,7 +33,8 @@ def _strip_launcher_args(argv: list[str]) -> list[str]:
 
 
 def _quiet_logs(rank: int) -> None:
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     for name in ("DeepSpeed", "deepspeed", "torch.distributed", "transformers"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

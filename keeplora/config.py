@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal, Optional
 
 import yaml
-from keeplora.errors import UserError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keeplora.errors import UserError
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "apply_overrides", "check_files"]
 
@@ -182,7 +183,7 @@ class Recipe(_Strict):
         return tasks
 
     @model_validator(mode="after")
-    def _known_names(self) -> "Recipe":
+    def _known_names(self) -> Recipe:
         from keeplora.core import SCHEDULES
         if self.layer_scale.schedule not in SCHEDULES:
             raise ValueError(f"layer_scale.schedule {self.layer_scale.schedule!r} unknown; known: {sorted(SCHEDULES)}")

@@ -6,8 +6,8 @@ Transfer/Average/Last, MCITlib for MFT/MFN/MAA/BWT); forgetting is Chaudhry et a
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from statistics import mean
-from typing import Sequence
 
 __all__ = ["cl_metrics"]
 

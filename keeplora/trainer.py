@@ -17,8 +17,8 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from .config import Recipe, TaskCfg
-from .diagnostics import update_diagnostics
 from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file
+from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
 from .gradients import input_covariances, mean_gradients, subset_indices
 from .lora import inject_lora, merge_lora

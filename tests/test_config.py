@@ -42,7 +42,8 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
 
 def test_missing_task_file_names_the_prepare_command():
     r = load_recipe(ROOT / "recipes/video_seq.yaml")
-    with pytest.raises(RecipeError, match=r"tasks\[0\].train \(Counting\).*not found — create it with: python -m data_prep"):
+    expected = r"tasks\[0\].train \(Counting\).*not found — create it with: python -m data_prep"
+    with pytest.raises(RecipeError, match=expected):
         check_files(r, ROOT / "nonexistent")
 
 

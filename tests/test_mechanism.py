@@ -8,7 +8,6 @@ import json
 import re
 
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from keeplora.core import layer_scales

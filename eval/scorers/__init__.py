@@ -5,7 +5,7 @@ kept per benchmark (no global normaliser), so numbers stay comparable with the p
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["register_scorer", "score", "SCORERS"]
 

@@ -1,7 +1,7 @@
 """Exact-match rules of UCIT (``eval_deepseek_r1.py``) and CoIN's VizWiz/VQAv2: ``pred.upper() == gt.upper()``."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import register_scorer
 

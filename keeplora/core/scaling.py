@@ -6,7 +6,7 @@ move less than deep ones.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["layer_scales", "SCHEDULES", "register_schedule"]
 

@@ -1,8 +1,9 @@
 """The lifecycle every method implements (begin_task → train → end_task), and its context."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn

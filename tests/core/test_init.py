@@ -51,7 +51,8 @@ def test_rank_above_residual_dimension_is_a_clear_error():
 
 def test_randomized_matches_exact_with_a_spectral_gap_and_is_deterministic():
     g = torch.Generator().manual_seed(4)
-    left, right = torch.linalg.qr(torch.randn(20, 20, generator=g))[0], torch.linalg.qr(torch.randn(30, 30, generator=g))[0]
+    left = torch.linalg.qr(torch.randn(20, 20, generator=g))[0]
+    right = torch.linalg.qr(torch.randn(30, 30, generator=g))[0]
     s = torch.tensor([10.0, 8.0, 6.0] + [0.01] * 17)
     grad = left @ torch.diag(s) @ right[:20]
     exact = residual_init(grad, None, 3)
