@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["principal_basis", "grow_basis", "project_off", "orthonormal_columns", "leak", "covariance_root"]
+__all__ = ["principal_basis", "grow_basis", "project_off", "orthonormal_columns", "leak", "covariance_root",
+           "fragment_coefficients"]
 
 
 def _check_energy(energy: float, name: str) -> None:
@@ -118,3 +119,16 @@ def covariance_root(cov: torch.Tensor) -> torch.Tensor:
     """
     evals, evecs = torch.linalg.eigh(cov.to(torch.float32))
     return evecs * evals.clamp_min(0).sqrt()
+
+
+def fragment_coefficients(fragment: torch.Tensor, start: int, shape: tuple[int, int],
+                          basis: torch.Tensor) -> torch.Tensor:
+    """Partial ``A @ basis`` (rows, k) from a contiguous slice of a row-major ``A`` (rows, d_in).
+
+    ZeRO shards the flattened parameter, so one rank may hold only part of a row; summing these
+    partial coefficients over ranks (one all-reduce) gives the full ``A @ basis`` without gathering A.
+    """
+    rows, d_in = shape
+    full = torch.zeros(rows * d_in, dtype=torch.float32, device=fragment.device)
+    full[start:start + fragment.numel()] = fragment.reshape(-1).to(torch.float32)
+    return full.view(rows, d_in) @ basis.to(device=fragment.device, dtype=torch.float32)

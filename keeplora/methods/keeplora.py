@@ -40,6 +40,15 @@ class KeepLoRAPlusPlus(Method):
         return {n: residual_init(grads[n], self.bases[n], self.recipe.lora.r, randomized=sub.randomized_svd,
                                  seed=self.recipe.seed) for n in ctx.layers}          # step 2
 
+    def on_engine(self, engine, peft_model):
+        """Trainable-A mode: keep A's rows residual after every optimizer step (frozen A needs nothing)."""
+        if not self.train_a:
+            return None
+        from ..dist.residual_a import install_residual_a
+        from ..lora import ADAPTER, lora_modules
+        modules = lora_modules(peft_model)
+        return install_residual_a(engine, [(modules[n].lora_A[ADAPTER].weight, self.bases[n]) for n in sorted(modules)])
+
     def end_task(self, ctx: TaskContext) -> None:
         sub = self.recipe.subspace
         if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ
