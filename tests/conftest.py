@@ -19,6 +19,13 @@ def tiny_data(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("tiny"), n_train=64, n_test=8)
 
 
+@pytest.fixture(scope="session")
+def full_tiny_data(tmp_path_factory) -> Path:
+    """The default sizes of ``python -m data_prep.tiny_synth`` (what the README's main command uses)."""
+    from data_prep.tiny_synth import build
+    return build(tmp_path_factory.mktemp("tiny_full"), tasks=("color", "shape", "position"))
+
+
 def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base="tiny_image_seq.yaml", **over) -> Path:
     """A copy of a shipped tiny recipe pointing at test data, with short settings and overrides."""
     rec = yaml.safe_load((ROOT / "recipes" / base).read_text())

@@ -129,6 +129,14 @@ def fragment_coefficients(fragment: torch.Tensor, start: int, shape: tuple[int, 
     partial coefficients over ranks (one all-reduce) gives the full ``A @ basis`` without gathering A.
     """
     rows, d_in = shape
-    full = torch.zeros(rows * d_in, dtype=torch.float32, device=fragment.device)
-    full[start:start + fragment.numel()] = fragment.reshape(-1).to(torch.float32)
-    return full.view(rows, d_in) @ basis.to(device=fragment.device, dtype=torch.float32)
+    basis = basis.to(device=fragment.device, dtype=torch.float32)
+    flat = fragment.reshape(-1).to(torch.float32)
+    if start == 0 and flat.numel() == rows * d_in:                 # the whole parameter: no padding needed
+        return flat.view(rows, d_in) @ basis
+    first, last = start // d_in, -(-(start + flat.numel()) // d_in)  # rows touched by the slice
+    padded = torch.zeros((last - first) * d_in, dtype=torch.float32, device=fragment.device)
+    offset = start - first * d_in
+    padded[offset:offset + flat.numel()] = flat
+    out = torch.zeros(rows, basis.shape[1], dtype=torch.float32, device=fragment.device)
+    out[first:last] = padded.view(last - first, d_in) @ basis
+    return out

@@ -6,12 +6,14 @@ equals projecting the step's change, and ``ΔW = s·B_lora·A`` never touches pr
 whatever the optimizer.
 
 Under ZeRO-1/2 the fp32 master of A is a flat fragment on its owner rank, possibly cutting rows in
-two. Each rank computes the partial coefficients ``A_frag @ B`` of the fragments it owns; one
-all-reduce of all coefficients (r × k per module) completes them; then every rank subtracts
-``coef @ Bᵀ`` from its full low-precision copy of A and from the master fragment it owns. Nothing
-is gathered, and all ranks apply identical arithmetic, so the copies stay bit-identical. Without a
-partitioned optimizer (one rank, or ZeRO-0 in fp32) the module parameter is its own master: rank 0
-contributes the coefficients and the same code path applies.
+two, while every rank holds the whole module parameter. In fp32 that parameter is bit-equal to the
+master, so each rank computes ``coef = A @ B`` locally (no communication). With bf16 parameters the
+coefficients must come from the fp32 masters: each rank computes the partial ``A_frag @ B`` of the
+fragments it owns and one all-reduce of all coefficients (r × k per module) completes them. Then every
+rank subtracts ``coef @ Bᵀ`` from its whole module copy of A and from the master fragment it owns.
+Nothing is gathered, and all ranks apply identical arithmetic, so the copies stay bit-identical.
+Without a partitioned optimizer (one rank, or ZeRO-0 in fp32) the module parameter is its own master
+and the same code path applies.
 """
 from __future__ import annotations
 
@@ -36,37 +38,50 @@ class Fragment:
 
 
 class ResidualAProjector:
-    """Projects a fixed list of fragments; ``fragments`` is re-read at every call (views can change)."""
+    """Projects a fixed list of fragments; buffers are allocated once.
 
-    def __init__(self, fragments_fn):
-        self.fragments_fn = fragments_fn
+    ``collective=False`` (fp32 parameters): every rank holds the whole parameter, bit-equal to its fp32
+    master, so each rank computes the full coefficients itself and no communication is needed.
+    ``collective=True`` (bf16/fp16 parameters): coefficients come from the owned fp32 master slices and
+    are completed by one all-reduce.
+    """
+
+    def __init__(self, fragments: list[Fragment], collective: bool = True):
+        self.fragments, self.collective = fragments, collective
+        sizes = [f.lp.shape[0] * f.basis.shape[1] for f in fragments]
+        device = fragments[0].lp.device if fragments else None
+        self.flat = torch.zeros(sum(sizes), dtype=torch.float32, device=device)
+        self.views, offset = [], 0
+        for f, n in zip(fragments, sizes):
+            self.views.append(self.flat[offset:offset + n].view(f.lp.shape[0], f.basis.shape[1]))
+            offset += n
 
     @torch.no_grad()
     def project(self) -> None:
-        frags = self.fragments_fn()
-        if not frags:
+        if not self.fragments:
             return
-        coefs = []
-        for f in frags:
-            shape = tuple(f.lp.shape)
-            if f.owner:
-                src = f.hp if f.hp is not None else f.lp.reshape(-1)
-                coefs.append(fragment_coefficients(src, f.start, shape, f.basis).reshape(-1))
+        for f, coef in zip(self.fragments, self.views):
+            if not self.collective:
+                torch.matmul(f.lp, f.basis, out=coef)                   # whole fp32 parameter: A @ B
+            elif not f.owner:
+                coef.zero_()
             else:
-                coefs.append(torch.zeros(shape[0] * f.basis.shape[1], device=f.lp.device))
-        flat = torch.cat(coefs)
-        if dist.is_initialized() and dist.get_world_size() > 1:
-            dist.all_reduce(flat)
-        offset = 0
-        for f in frags:
-            rows, k = f.lp.shape[0], f.basis.shape[1]
-            coef = flat[offset:offset + rows * k].view(rows, k)
-            offset += rows * k
-            correction = coef @ f.basis.T                          # (rows, d_in), fp32
-            if f.hp is not None:
-                f.hp.sub_(correction.reshape(-1)[f.start:f.start + f.hp.numel()])
-            # one formula on every rank (owner or not) keeps bf16 copies bit-identical
-            f.lp.copy_((f.lp.float() - correction).to(f.lp.dtype))
+                src = f.hp if f.hp is not None else f.lp.reshape(-1)
+                coef.copy_(fragment_coefficients(src, f.start, tuple(f.lp.shape), f.basis))
+        if self.collective and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(self.flat)
+        corrections = [coef @ f.basis.T for f, coef in zip(self.fragments, self.views)]   # (rows, d_in) fp32
+        owned = [(f.hp, c.view(-1)[f.start:f.start + f.hp.numel()])
+                 for f, c in zip(self.fragments, corrections) if f.hp is not None]
+        if owned:
+            torch._foreach_sub_([h for h, _ in owned], [c for _, c in owned])
+        # one formula on every rank (owner or not) keeps low-precision copies bit-identical
+        fp32 = [(f.lp, c) for f, c in zip(self.fragments, corrections) if f.lp.dtype == torch.float32]
+        if fp32:
+            torch._foreach_sub_([p for p, _ in fp32], [c for _, c in fp32])
+        for f, c in zip(self.fragments, corrections):
+            if f.lp.dtype != torch.float32:
+                f.lp.copy_((f.lp.float() - c).to(f.lp.dtype))
 
 
 def deepspeed_fragments(engine, params: list[tuple[torch.nn.Parameter, torch.Tensor]]) -> list[Fragment]:
@@ -99,7 +114,8 @@ def install_residual_a(engine, params: list[tuple[torch.nn.Parameter, torch.Tens
     """
     device = next(iter(params))[0].device if params else None
     params = [(p, b.to(device=device, dtype=torch.float32)) for p, b in params]
-    projector = ResidualAProjector(lambda: deepspeed_fragments(engine, params))
+    fragments = deepspeed_fragments(engine, params)                     # ZeRO's fragment views are stable
+    projector = ResidualAProjector(fragments, collective=any(f.lp.dtype != torch.float32 for f in fragments))
     original = engine.step
 
     def step(*args, **kwargs):

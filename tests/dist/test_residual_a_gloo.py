@@ -1,4 +1,5 @@
 """ResidualAProjector on hand-made ZeRO-2-style fragments: rows cut across 2 ranks (plain torch + gloo)."""
+import pytest
 import torch
 
 from keeplora.core import fragment_coefficients, orthonormal_columns
@@ -16,7 +17,7 @@ def _problem():
     return a, bases
 
 
-def _worker(rank, world):
+def _worker(rank, world, collective=True):
     a, bases = _problem()
     flat_master = torch.cat([x.reshape(-1) for x in a])
     part = flat_master.numel() // world
@@ -30,12 +31,13 @@ def _worker(rank, world):
         else:
             frags.append(Fragment(x, b))
         offset += x.numel()
-    ResidualAProjector(lambda: frags).project()
+    ResidualAProjector(frags, collective).project()
     return {"lp": [x for x in a], "master": master, "lo": lo}
 
 
-def test_projection_of_fragments_matches_the_full_projection_on_both_ranks():
-    results = run_ranks(_worker)
+@pytest.mark.parametrize("collective", [True, False], ids=["partial-coefficients+all-reduce", "local"])
+def test_projection_of_fragments_matches_the_full_projection_on_both_ranks(collective):
+    results = run_ranks(_worker, collective)
     a, bases = _problem()
     expected = [x - (x @ b) @ b.T for x, b in zip(a, bases)]
     flat_expected = torch.cat([e.reshape(-1) for e in expected])
