@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 from rich.table import Table
-from safetensors.torch import save_file
 
+from .bases import save_bases
 from .metrics import cl_metrics
 
 __all__ = ["RunWriter", "atomic_write_text"]
@@ -72,13 +72,8 @@ class RunWriter:
             self.save_model(model, tokenizer, label)
         state = method.state()
         if self.is_main and state:
-            meta = {"model_family": recipe.model.family, "model": str(recipe.model.name_or_path),
-                    "after_task": name, "method": method.name}
-            path = self.out / "bases" / f"{label}.safetensors"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            save_file({k: v.contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=meta)
-            os.replace(tmp, path)
+            save_bases(self.out / "bases" / f"{label}.safetensors", state, str(recipe.model.name_or_path),
+                       recipe.model.family, name)
 
     def save_predictions(self, label: str, task: str, preds: list[dict]) -> None:
         if self.is_main:
