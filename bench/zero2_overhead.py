@@ -22,12 +22,10 @@ import torch.distributed as dist
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keeplora.config import load_recipe  # noqa: E402
-from keeplora.core import principal_basis, residual_init  # noqa: E402
 from keeplora.dist import build_ds_config, init_distributed, make_engine, shutdown  # noqa: E402
 from keeplora.dist.residual_a import install_residual_a  # noqa: E402
-from keeplora.lora import ADAPTER, inject_lora, lora_modules  # noqa: E402
-from keeplora.methods.base import depth_scales  # noqa: E402
-from keeplora.models import get_adapter  # noqa: E402
+from keeplora.lora import ADAPTER, lora_modules  # noqa: E402
+from keeplora.testing import keeplora_tiny_peft  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,19 +35,10 @@ def _setup(args, world: int, device):
                          [f"model.tiny.hidden_size={args.hidden}", f"model.tiny.num_layers={args.layers}",
                           "lora.r=8", "deepspeed.config=null", f"optim.micro_batch_size={args.micro}",
                           f"model.dtype={args.dtype}"])
-    adapter = get_adapter("llava")
-    model = adapter.load(recipe.model, seed=0).model.to(device)
-    targets = adapter.lora_targets(model)
-    g = torch.Generator().manual_seed(0)
-    bases = {n: principal_basis(model.get_submodule(n).weight, 0.6) for n in targets}
-    init_a = {n: residual_init(torch.randn(model.get_submodule(n).weight.shape, generator=g), bases[n], 8)
-              for n in targets}
-    peft = inject_lora(model, list(targets), recipe.lora, depth_scales(targets, 0.2, "linear"), init_a, True)
+    peft, bases, pairs = keeplora_tiny_peft(recipe, train_a=True, device=device)
     engine = make_engine(peft, [{"params": [p for p in peft.parameters() if p.requires_grad], "lr": 1e-3}],
                          build_ds_config(recipe, world, args.hidden, device.type == "cpu"), 10 ** 6, 0.0, 0.0)
-    modules = lora_modules(peft)
-    pairs = [(modules[n].lora_A[ADAPTER].weight, bases[n]) for n in sorted(modules)]
-    return engine, modules, bases, pairs
+    return engine, lora_modules(peft), bases, pairs
 
 
 def _batch(args, step: int, device):

@@ -22,5 +22,5 @@ def update_diagnostics(peft_model, method, layer_index: dict[str, int]) -> dict[
         delta = module.scaling[ADAPTER] * (b @ a)                 # (d_out, d_in)
         basis = method.basis(name)
         out[name] = {"layer": layer_index[name], "norm": float(delta.norm()),
-                     "leak": leak(delta, None if basis is None else basis.to(delta.device))}
+                     "leak": None if basis is None else leak(delta, basis.to(delta.device))}
     return out

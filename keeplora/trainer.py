@@ -5,7 +5,6 @@ DeepSpeed only appears through ``keeplora.dist``.
 """
 from __future__ import annotations
 
-import logging
 import math
 import random
 from functools import partial
@@ -20,6 +19,7 @@ from .config import Recipe, TaskCfg
 from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
+from .errors import UserError
 from .gradients import input_covariances, mean_gradients, subset_indices
 from .lora import inject_lora, merge_lora
 from .methods import Method, TaskContext, get_method
@@ -28,7 +28,12 @@ from .report import RunWriter
 
 __all__ = ["ContinualTrainer"]
 
-log = logging.getLogger(__name__)
+def _check_scorers(recipe: Recipe) -> None:
+    from eval.scorers import SCORERS
+    for i, task in enumerate(recipe.tasks):
+        if task.scorer not in SCORERS:
+            raise UserError(f"tasks[{i}].scorer ({task.name}): unknown scorer {task.scorer!r}; "
+                            f"known: {', '.join(SCORERS)}")
 
 
 def _to_device(batch: dict, device: torch.device, dtype: torch.dtype) -> dict:
@@ -40,13 +45,15 @@ class ContinualTrainer:
         self.recipe, self.dist = recipe, dist_info
         random.seed(recipe.seed)
         torch.manual_seed(recipe.seed)
+        # everything that can be wrong in the inputs is checked before the (possibly 7B) model loads
+        self.method: Method = get_method(recipe.method.name)(recipe)
+        _check_scorers(recipe)
+        self.train_sets = [read_train_file(t.train, t.media_root) for t in recipe.tasks]
+        self.test_sets = [read_test_file(t.test, t.media_root)[: recipe.eval.max_samples] for t in recipe.tasks]
         self.adapter = get_adapter(recipe.model.family)
         self.loaded = self.adapter.load(recipe.model, seed=recipe.seed)
         self.model = self.loaded.model.to(dist_info.device)
         self.encoder = Encoder(self.adapter, self.loaded, recipe.model, recipe.data.max_length)
-        self.train_sets = [read_train_file(t.train, t.media_root) for t in recipe.tasks]
-        self.test_sets = [read_test_file(t.test, t.media_root)[: recipe.eval.max_samples] for t in recipe.tasks]
-        self.method: Method = get_method(recipe.method.name)(recipe)
         self.layer_index = self.adapter.lora_targets(self.model)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0)
 

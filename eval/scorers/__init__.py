@@ -7,24 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from keeplora.registry import Registry
+
 __all__ = ["register_scorer", "score", "SCORERS"]
 
-SCORERS: dict[str, Callable[[str, Sequence[str]], float]] = {}
-
-
-def register_scorer(name: str):
-    def deco(fn: Callable[[str, Sequence[str]], float]):
-        if name in SCORERS:
-            raise ValueError(f"scorer {name!r} is already registered")
-        SCORERS[name] = fn
-        return fn
-    return deco
+SCORERS: Registry[Callable[[str, Sequence[str]], float]] = Registry("scorer")
+register_scorer = SCORERS.register        # decorator: @register_scorer("exact_match")
 
 
 def score(name: str, prediction: str, answers: Sequence[str]) -> float:
-    if name not in SCORERS:
-        raise ValueError(f"unknown scorer {name!r}; known: {', '.join(sorted(SCORERS))}")
-    return float(SCORERS[name](prediction, answers))
+    return float(SCORERS.get(name)(prediction, answers))
 
 
 from . import exact  # noqa: E402,F401

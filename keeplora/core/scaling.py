@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..registry import Registry
+
 __all__ = ["layer_scales", "SCHEDULES", "register_schedule"]
 
-SCHEDULES: dict[str, Callable[[float, float], float]] = {}
+SCHEDULES: Registry[Callable[[float, float], float]] = Registry("layer-scale schedule")
 
 
 def register_schedule(name: str):
     """Register ``fn(depth, gamma) -> scale`` where depth = l/(L-1) in [0, 1]; names are unique."""
-    def deco(fn: Callable[[float, float], float]):
-        if name in SCHEDULES:
-            raise ValueError(f"layer-scale schedule {name!r} is already registered")
-        SCHEDULES[name] = fn
-        return fn
-    return deco
+    return SCHEDULES.register(name)
 
 
 @register_schedule("linear")
@@ -43,13 +40,11 @@ def _exp(depth: float, gamma: float) -> float:
 
 def layer_scales(num_layers: int, gamma: float = 0.2, schedule: str = "linear") -> list[float]:
     """Per-layer scale ``s_l`` for ``l = 0..L-1``; ``[1.0]`` when a single layer is tuned."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown layer-scale schedule {schedule!r}; known: {', '.join(sorted(SCHEDULES))}")
+    fn = SCHEDULES.get(schedule)
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"layer-scale gamma must be in (0, 1], got {gamma}")
     if num_layers == 1:
         return [1.0]
-    fn = SCHEDULES[schedule]
     return [fn(l / (num_layers - 1), gamma) for l in range(num_layers)]

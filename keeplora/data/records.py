@@ -94,34 +94,35 @@ def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
     return turns
 
 
-def read_train_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
+def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse) -> list[Sample]:
+    """Shared loop: resolve media against ``media_root`` (default: the file's folder), name each sample."""
     path = Path(path)
     root = Path(media_root) if media_root else path.parent
     samples = []
     for i, rec in enumerate(_load_records(path)):
-        sid = str(rec.get("id", i))
+        sid = str(next((rec[k] for k in id_keys if k in rec), i))
         where = f"{path} sample {sid!r}"
-        media = _media(rec, root, where)
-        samples.append(Sample(sid, _place_media(_turns(rec, where), media, where), media))
+        samples.append(parse(rec, sid, _media(rec, root, where), where))
     if not samples:
         raise DataError(f"{path}: empty split (no samples)")
     return samples
+
+
+def _train_sample(rec: dict, sid: str, media, where: str) -> Sample:
+    return Sample(sid, _place_media(_turns(rec, where), media, where), media)
+
+
+def _test_sample(rec: dict, sid: str, media, where: str) -> Sample:
+    answers = rec.get("answers", rec.get("answer"))
+    answers = answers if isinstance(answers, list) else [answers]
+    if not isinstance(rec.get("prompt"), str) or any(not isinstance(a, str) for a in answers):
+        raise DataError(f"{where}: needs a string 'prompt' and 'answer' (or a list 'answers')")
+    return Sample(sid, _place_media([(rec["prompt"], "")], media, where), media, answers)
+
+
+def read_train_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
+    return _read(path, media_root, ("id",), _train_sample)
 
 
 def read_test_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
-    path = Path(path)
-    root = Path(media_root) if media_root else path.parent
-    samples = []
-    for i, rec in enumerate(_load_records(path)):
-        sid = str(rec.get("question_id", rec.get("id", i)))
-        where = f"{path} sample {sid!r}"
-        answers = rec.get("answers", rec.get("answer"))
-        answers = answers if isinstance(answers, list) else [answers]
-        if not isinstance(rec.get("prompt"), str) or any(not isinstance(a, str) for a in answers):
-            raise DataError(f"{where}: needs a string 'prompt' and 'answer' (or a list 'answers')")
-        media = _media(rec, root, where)
-        turns = _place_media([(rec["prompt"], "")], media, where)
-        samples.append(Sample(sid, turns, media, answers))
-    if not samples:
-        raise DataError(f"{path}: empty split (no samples)")
-    return samples
+    return _read(path, media_root, ("question_id", "id"), _test_sample)

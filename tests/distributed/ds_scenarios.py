@@ -5,12 +5,10 @@ import torch
 import torch.distributed as dist
 
 from keeplora.config import load_recipe
-from keeplora.core import principal_basis, residual_init
 from keeplora.dist import build_ds_config, init_distributed, make_engine
 from keeplora.dist.residual_a import install_residual_a
-from keeplora.lora import ADAPTER, inject_lora, lora_modules
-from keeplora.methods.base import depth_scales
-from keeplora.models import get_adapter
+from keeplora.lora import ADAPTER, lora_modules
+from keeplora.testing import keeplora_tiny_peft
 
 from ..conftest import ROOT
 
@@ -32,24 +30,12 @@ def _micro(ids, step, m, rank, world, gas):
     return {"input_ids": x, "attention_mask": torch.ones_like(x), "labels": x.clone()}
 
 
-def _model(train_a: bool, dtype: str):
-    adapter = get_adapter("llava")
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.dtype={dtype}"])
-    model = adapter.load(recipe.model, seed=0).model
-    targets = adapter.lora_targets(model)
-    g = torch.Generator().manual_seed(1)
-    bases = {n: principal_basis(model.get_submodule(n).weight, 0.6) for n in targets}
-    init_a = {n: residual_init(torch.randn(model.get_submodule(n).weight.shape, generator=g), bases[n], 4)
-              for n in targets}
-    peft = inject_lora(model, list(targets), recipe.lora, depth_scales(targets, 0.2, "linear"), init_a, train_a)
-    return recipe, peft, bases
-
-
 def train(rank, world, stage: int, dtype: str, gas: int, steps: int, project: bool = True):
     """Train, then report per-module leak of ΔW = s·B·A (fp32 masters) and a checksum of every parameter."""
     from deepspeed.utils import safe_get_full_fp32_param
     info = init_distributed()
-    recipe, peft, bases = _model(True, dtype)
+    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.dtype={dtype}"])
+    peft, bases, pairs = keeplora_tiny_peft(recipe, train_a=True)
     recipe.optim.micro_batch_size, recipe.optim.grad_accum = GLOBAL_BATCH // gas // world, gas
     recipe.deepspeed.config, recipe.deepspeed.zero_stage = None, stage
     cfg = build_ds_config(recipe, world, 64, on_cpu=True)
@@ -57,7 +43,7 @@ def train(rank, world, stage: int, dtype: str, gas: int, steps: int, project: bo
     engine = make_engine(peft, params, cfg, steps, 0.0, 0.0)
     modules = lora_modules(peft)
     names = sorted(modules)
-    handle = install_residual_a(engine, [(modules[n].lora_A[ADAPTER].weight, bases[n]) for n in names]) if project else None
+    handle = install_residual_a(engine, pairs) if project else None
     ids = _batches(steps)
     for step in range(steps):
         for m in range(gas):
