@@ -169,6 +169,11 @@ class Recipe(_Strict):
     """Save the merged model after every task (``task_XX_<name>/``), as the official pipeline does."""
     save_base: bool = False
     """Also save the starting model (``task_00_base/``), for diagnostics on small models."""
+    resume: Optional[bool] = None
+    """Continue from ``output_dir/run_manifest.json`` after the last finished task: null = whenever one
+    exists, true = require one, false = never (an existing run is then an error unless ``overwrite``)."""
+    overwrite: bool = False
+    """Start over in an ``output_dir`` that already holds a run (finished or not)."""
     dry_run: bool = False
     """Validate the recipe and every file it names, print the resolved recipe, and exit."""
 

@@ -8,30 +8,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 from rich.table import Table
 
+from .atomic import atomic_write_text
 from .bases import save_bases
 from .metrics import cl_metrics
+from .resume import MANIFEST, task_label, write_manifest
 
-__all__ = ["RunWriter", "atomic_write_text"]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+__all__ = ["RunWriter"]
 
 
 class RunWriter:
-    def __init__(self, out: Path, tasks: list[str], is_main: bool):
-        self.out, self.tasks, self.is_main = out, tasks, is_main
+    def __init__(self, out: Path, tasks: list[str], is_main: bool, fingerprint: str = ""):
+        self.out, self.tasks, self.is_main, self.fingerprint = out, tasks, is_main, fingerprint
         self.zero_shot: list[float] | None = None
         self.matrix: list[list[float]] = []
         self.diagnostics: dict[str, dict] = {}
@@ -66,8 +59,19 @@ class RunWriter:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
 
+    def clear_manifest(self) -> None:
+        if self.is_main:
+            (self.out / MANIFEST).unlink(missing_ok=True)
+
+    def restore(self, manifest: dict) -> None:
+        """Rows and diagnostics of the tasks a resumed run already finished."""
+        self.zero_shot, self.matrix = manifest["zero_shot"], manifest["matrix"]
+        diag = self.out / "diagnostics.json"
+        if diag.is_file():
+            self.diagnostics = {k: v for k, v in json.loads(diag.read_text()).items() if k in manifest["tasks_done"]}
+
     def save_task(self, t: int, name: str, model, tokenizer, method, recipe) -> None:
-        label = f"task_{t + 1:02d}_{name}"
+        label = task_label(t, name)
         if recipe.save_merged:
             self.save_model(model, tokenizer, label)
         state = method.state()
@@ -89,6 +93,8 @@ class RunWriter:
     def add_row(self, row: list[float]) -> None:
         self.matrix.append(row)
         self._write_metrics()
+        if self.is_main:
+            write_manifest(self.out, self.fingerprint, self.tasks, self.zero_shot, self.matrix)
 
     def _write_metrics(self) -> dict:
         done = len(self.matrix)

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from .bases import load_bases
 from .config import Recipe, TaskCfg
 from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file
 from .diagnostics import update_diagnostics
@@ -25,6 +26,7 @@ from .lora import inject_lora, merge_lora
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
 from .report import RunWriter
+from .resume import fingerprint, plan_resume
 
 __all__ = ["ContinualTrainer"]
 
@@ -50,21 +52,49 @@ class ContinualTrainer:
         _check_scorers(recipe)
         self.train_sets = [read_train_file(t.train, t.media_root) for t in recipe.tasks]
         self.test_sets = [read_test_file(t.test, t.media_root)[: recipe.eval.max_samples] for t in recipe.tasks]
+        self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
-        self.loaded = self.adapter.load(recipe.model, seed=recipe.seed)
+        self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
         self.model = self.loaded.model.to(dist_info.device)
         self.encoder = Encoder(self.adapter, self.loaded, recipe.model, recipe.data.max_length)
         self.layer_index = self.adapter.lora_targets(self.model)
-        self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0)
+        self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
+                                fingerprint(recipe))
+        if self.resume_from:
+            self._restore(self.resume_from)
+
+    def _model_source(self):
+        """The recipe's model, or the merged checkpoint of the last finished task when resuming."""
+        if not self.resume_from:
+            return self.recipe.model
+        last = self.resume_from["tasks_done"][-1]
+        ckpt = Path(self.recipe.output_dir) / self.resume_from["checkpoints"][last]
+        return self.recipe.model.model_copy(update={"name_or_path": str(ckpt)})
+
+    def _restore(self, manifest: dict) -> None:
+        last = manifest["tasks_done"][-1]
+        bases_file = Path(self.recipe.output_dir) / manifest["bases"][last]
+        if self.method.uses_subspace:
+            self.method.load_state(load_bases(bases_file, str(self.recipe.model.name_or_path),
+                                              self.recipe.model.family, list(self.layer_index)))
+        self.writer.restore(manifest)
+        if self.dist.rank == 0:
+            print(f"resuming {self.recipe.output_dir} after task {len(manifest['tasks_done'])} ({last})")
 
     # ------------------------------------------------------------------ lifecycle
     def run(self) -> dict:
+        start = len(self.resume_from["tasks_done"]) if self.resume_from else 0
+        if start == 0:
+            self.writer.clear_manifest()          # overwrite=true: a crash must not resume the old run
         self.writer.save_recipe(self.recipe)
-        if self.recipe.save_base:
+        if start == 0 and self.recipe.save_base:
             self.writer.save_model(self.model, self.loaded.tokenizer, "task_00_base")
-        if self.recipe.eval.zero_shot:
+        if start == 0 and self.recipe.eval.zero_shot:
             self.writer.zero_shot = self._evaluate_row("zero-shot")
         for t, task in enumerate(self.recipe.tasks):
+            if t < start:
+                continue
+            torch.manual_seed(self.recipe.seed + 1 + t)      # a resumed task draws what an uninterrupted one would
             ctx = self._context(t, task)
             init_a = self.method.begin_task(ctx)
             peft_model = inject_lora(self.model, list(self.layer_index), self.recipe.lora,
