@@ -61,15 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(recipe) -> int:
-    from .config import RecipeError
-    from .dist import init_distributed, shutdown
+    from .dist import check_precision, init_distributed, shutdown
     from .trainer import ContinualTrainer
     info = init_distributed()
     _quiet_logs(info.rank)
-    if info.on_cpu and recipe.model.dtype == "float16":
-        shutdown(barrier=False)
-        raise RecipeError("model.dtype float16: fp16 is not supported by DeepSpeed on CPU; use bfloat16 or float32")
     try:
+        check_precision(recipe.model.dtype, info.on_cpu)        # before any model is loaded
         ContinualTrainer(recipe, info).run()
     except BaseException:
         shutdown(barrier=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Recipe, RecipeError
 
-__all__ = ["build_ds_config"]
+__all__ = ["build_ds_config", "check_precision"]
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,13 @@ def _fill(cfg: dict, key: str, value, source: str) -> None:
         raise RecipeError(f"{source}: {key} is {current!r} but the recipe implies {value!r}; set it to \"auto\"")
 
 
-def _fill_precision(cfg: dict, dtype: str, on_cpu: bool, source: str) -> None:
+def check_precision(dtype: str, on_cpu: bool) -> None:
     if dtype == "float16" and on_cpu:
         raise RecipeError("model.dtype float16: fp16 is not supported by DeepSpeed on CPU; use bfloat16 or float32")
+
+
+def _fill_precision(cfg: dict, dtype: str, on_cpu: bool, source: str) -> None:
+    check_precision(dtype, on_cpu)
     for key, wanted in (("bf16", dtype == "bfloat16"), ("fp16", dtype == "float16")):
         block = cfg.setdefault(key, {})
         if block.get("enabled", "auto") == "auto":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "shutdown", "is_main"]
+__all__ = ["DistInfo", "init_distributed", "shutdown"]
 
 
 @dataclass
@@ -81,7 +81,3 @@ def shutdown(barrier: bool = True) -> None:
         if barrier:
             dist.barrier()
         dist.destroy_process_group()
-
-
-def is_main() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
