@@ -3,8 +3,8 @@
 * ``mean_gradients``: the data-averaged gradient of each weight (method step 1 and the LLaVA/video
   "grad" basis growth). Computed exactly here; batches of the evenly spaced subset are sharded over
   ranks and the sums all-reduced, so every rank ends with the same mean.
-* ``input_covariances``: ``Σ x xᵀ`` of each layer's inputs (the "features" growth of the CLIP code,
-  streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
+* ``input_covariances``: ``Σ x xᵀ`` of each layer's inputs over non-padding tokens (the "features"
+  growth of the CLIP code, streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
 """
 from __future__ import annotations
 
@@ -65,10 +65,15 @@ def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: I
                       forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
     """Uncentred input covariance ``Σ_tokens x xᵀ`` (d_in, d_in) of each layer, summed over ranks."""
     covs = {n: torch.zeros(l.in_features, l.in_features, device=l.weight.device) for n, l in layers.items()}
+    mask: list[torch.Tensor | None] = [None]            # the current batch's attention mask (B, T)
 
     def hook(name):
         def fn(_module, args):
-            x = args[0].detach().reshape(-1, args[0].shape[-1]).float()
+            x = args[0].detach()
+            m = mask[0]
+            if m is not None and x.dim() == 3 and tuple(x.shape[:2]) == tuple(m.shape):
+                x = x[m.to(x.device).bool()]           # padding tokens are not task inputs
+            x = x.reshape(-1, x.shape[-1]).float()
             covs[name].addmm_(x.T, x)
         return fn
 
@@ -77,6 +82,7 @@ def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: I
     model.eval()
     try:
         for batch in batches:
+            mask[0] = batch.get("attention_mask")
             forward(model, batch)
     finally:
         for h in handles:

@@ -46,3 +46,16 @@ def test_mean_gradients_and_covariances_match_a_single_process():
             assert torch.allclose(torch.from_numpy(r["covs"][n]), ref_c[n], atol=1e-4, rtol=1e-5), n
     for n in layers:
         assert (results[0]["grads"][n] == results[1]["grads"][n]).all()
+
+
+def test_padding_tokens_do_not_count_as_task_features():
+    model, layers, batches = _setup()
+    ids = batches[0]["input_ids"]
+    plain = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    padded_ids = torch.cat([ids, torch.zeros(ids.shape[0], 5, dtype=ids.dtype)], dim=1)     # right padding
+    mask = torch.cat([torch.ones_like(ids), torch.zeros(ids.shape[0], 5, dtype=ids.dtype)], dim=1)
+    padded = {"input_ids": padded_ids, "attention_mask": mask, "labels": padded_ids}
+    a = input_covariances(model, layers, [plain], _loss)
+    b = input_covariances(model, layers, [padded], _loss)
+    for n in layers:
+        assert torch.allclose(a[n], b[n], atol=1e-4, rtol=1e-4), n
