@@ -1,0 +1,18 @@
+"""The report recomputes metrics from each run's matrix and draws its figures."""
+import json
+
+from eval.report import main
+
+
+def test_report_side_by_side(tmp_path):
+    for name, last in (("seq", [50, 55, 90]), ("keep", [70, 65, 88])):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "metrics.json").write_text(json.dumps({
+            "tasks": ["a", "b", "c"], "zero_shot": [20, 10, 30],
+            "matrix": [[80, 15, 35], [60, 70, 40], last], "metrics": {"bwt": 999}}))   # stale value: ignored
+    assert main([str(tmp_path / "seq"), str(tmp_path / "keep"), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "| seq | 3/3 | 26.25 | 55.00 | 65.00 | 80.00 | 65.00 | 70.00 | -22.50 |" in text   # benchmarks.md §4
+    assert len(list((tmp_path / "rep").glob("*.png"))) == 4
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "rep")]) == 2
