@@ -1,0 +1,88 @@
+"""Evaluate one checkpoint on a recipe's tasks, resumably.
+
+    python -m eval.run --recipe recipes/tiny_image_seq.yaml --checkpoint runs/tiny_image_seq/task_03_position
+    deepspeed --num_gpus 8 launch/eval.sh --recipe recipes/video_seq.yaml --checkpoint CKPT --tasks Counting
+
+Predictions go to ``<out>/<task>.jsonl`` (one line per question, in the benchmark's id order); ids already
+there are skipped, so an interrupted evaluation continues where it stopped. ``<out>/scores.json`` holds
+each task's score with the scorer that produced it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from eval.harness import predict
+from eval.scorers import score
+from keeplora.config import check_files, load_recipe
+from keeplora.errors import UserError
+
+__all__ = ["main", "evaluate_checkpoint"]
+
+
+def _done(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    return {str(p["id"]): p for p in map(json.loads, path.read_text().splitlines()) if p}
+
+
+def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: Path, dist_info) -> dict:
+    from keeplora.data import Encoder, read_test_file
+    from keeplora.models import get_adapter
+    chosen = [t for t in recipe.tasks if not tasks or t.name in tasks]
+    if tasks and len(chosen) != len(tasks):
+        raise UserError(f"--tasks {tasks}: unknown name(s); the recipe has {[t.name for t in recipe.tasks]}")
+    adapter = get_adapter(recipe.model.family)
+    loaded = adapter.load(recipe.model.model_copy(update={"name_or_path": checkpoint}), seed=recipe.seed)
+    model = loaded.model.to(dist_info.device)
+    encoder = Encoder(adapter, loaded, recipe.model, recipe.data.max_length)
+    out.mkdir(parents=True, exist_ok=True)
+    scores = {}
+    for task in chosen:
+        samples = read_test_file(task.test, task.media_root)[: recipe.eval.max_samples]
+        path = out / f"{task.name}.jsonl"
+        done = _done(path)
+        todo = [s for s in samples if s.id not in done]
+        new = predict(model, encoder, todo, recipe.eval.batch_size, recipe.eval.max_new_tokens, dist_info.device)
+        if dist_info.rank == 0 and new:
+            with path.open("a") as f:
+                f.writelines(json.dumps(p) + "\n" for p in new)
+        done.update({str(p["id"]): p for p in new})
+        values = [score(task.scorer, done[s.id]["prediction"], s.answers) for s in samples]
+        scores[task.name] = {"score": 100.0 * sum(values) / len(values), "scorer": task.scorer, "n": len(values),
+                             "resumed": len(samples) - len(todo)}
+    if dist_info.rank == 0:
+        (out / "scores.json").write_text(json.dumps({"checkpoint": checkpoint, "tasks": scores}, indent=1))
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Evaluate a checkpoint on a recipe's tasks (resumable)")
+    ap.add_argument("--recipe", required=True)
+    ap.add_argument("--checkpoint", required=True, help="a merged checkpoint folder (task_XX_name/) or hub id")
+    ap.add_argument("--tasks", nargs="*", help="task names (default: all)")
+    ap.add_argument("--out", help="default: <checkpoint>/eval")
+    ap.add_argument("--local_rank", type=int, default=0, help=argparse.SUPPRESS)
+    args, overrides = ap.parse_known_args(argv)
+    from keeplora.dist import init_distributed, shutdown
+    try:
+        recipe = load_recipe(args.recipe, overrides)
+        check_files(recipe)
+        info = init_distributed()
+        scores = evaluate_checkpoint(recipe, args.checkpoint, args.tasks,
+                                     Path(args.out or Path(args.checkpoint) / "eval"), info)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        shutdown(barrier=False)
+        return 2
+    if info.rank == 0:
+        for name, s in scores.items():
+            print(f"{name}: {s['score']:.2f} ({s['scorer']}, {s['n']} questions, {s['resumed']} resumed)")
+    shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
