@@ -19,4 +19,4 @@ def score(name: str, prediction: str, answers: Sequence[str]) -> float:
     return float(SCORERS.get(name)(prediction, answers))
 
 
-from . import coin, exact, vqa  # noqa: E402,F401
+from . import coin, dcl, exact, vqa  # noqa: E402,F401
