@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from eval.scorers import score
-from keeplora.data import EncodedDataset, Encoder, Sample, collate_generate
+from keeplora.data import EncodedDataset, Encoder, Sample, collate_generate, to_device
 
 __all__ = ["predict", "evaluate_task"]
 
@@ -36,8 +36,7 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
     model.eval()
     mine = []
     for batch in loader:
-        inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device)
-                  for k, v in batch["inputs"].items()}
+        inputs = to_device(batch["inputs"], device, dtype)
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         texts = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)

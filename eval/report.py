@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from keeplora.metrics import cl_metrics
+from keeplora.metrics import run_metrics
 
 __all__ = ["write_report"]
 
@@ -25,9 +25,7 @@ def _load(run: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: is {run} an output_dir of a finished (or started) run?")
     data = json.loads(path.read_text())
-    done = len(data["matrix"])
-    zs = data.get("zero_shot")
-    data["metrics"] = cl_metrics([r[:done] for r in data["matrix"]], zs[:done] if zs else None) if done else {}
+    data["metrics"] = run_metrics(data["matrix"], data.get("zero_shot"))
     return data
 
 

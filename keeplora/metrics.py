@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import mean
 
-__all__ = ["cl_metrics"]
+__all__ = ["cl_metrics", "run_metrics"]
 
 
 def _mean_or_none(values: list[float]) -> float | None:
@@ -36,3 +36,12 @@ def cl_metrics(matrix: Sequence[Sequence[float]], zero_shot: Sequence[float] | N
     if zero_shot is not None:
         out["fwt"] = _mean_or_none([R[j - 1][j] - float(zero_shot[j]) for j in range(1, T)])
     return out
+
+
+def run_metrics(matrix: Sequence[Sequence[float]], zero_shot: Sequence[float] | None) -> dict:
+    """Metrics of a run that may have stopped early: the square part over the tasks learned so far
+    (``{}`` before the first task is done)."""
+    done = len(matrix)
+    if not done:
+        return {}
+    return cl_metrics([row[:done] for row in matrix], zero_shot[:done] if zero_shot else None)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .atomic import atomic_write_text
 from .bases import save_bases
-from .metrics import cl_metrics
+from .metrics import run_metrics
 from .resume import MANIFEST, task_label, write_manifest
 
 __all__ = ["RunWriter"]
@@ -97,10 +97,8 @@ class RunWriter:
             write_manifest(self.out, self.fingerprint, self.tasks, self.zero_shot, self.matrix)
 
     def _write_metrics(self) -> dict:
-        done = len(self.matrix)
-        square = [r[:done] for r in self.matrix]
         data = {"tasks": self.tasks, "zero_shot": self.zero_shot, "matrix": self.matrix,
-                "metrics": cl_metrics(square, self.zero_shot[:done] if self.zero_shot else None) if done else {}}
+                "metrics": run_metrics(self.matrix, self.zero_shot)}
         if self.is_main:
             atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
         return data

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .bases import load_bases
 from .config import Recipe, TaskCfg
-from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file
+from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
 from .errors import UserError
@@ -36,10 +36,6 @@ def _check_scorers(recipe: Recipe) -> None:
         if task.scorer not in SCORERS:
             raise UserError(f"tasks[{i}].scorer ({task.name}): unknown scorer {task.scorer!r}; "
                             f"known: {', '.join(SCORERS)}")
-
-
-def _to_device(batch: dict, device: torch.device, dtype: torch.dtype) -> dict:
-    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
 class ContinualTrainer:
@@ -128,7 +124,7 @@ class ContinualTrainer:
 
     def _loss(self, model, batch: dict) -> torch.Tensor:
         dtype = next(model.parameters()).dtype
-        return model(**_to_device(batch, self.dist.device, dtype)).loss
+        return model(**to_device(batch, self.dist.device, dtype)).loss
 
     # ------------------------------------------------------------------ training
     def _param_groups(self, peft_model, task: TaskCfg) -> list[dict]:
@@ -179,7 +175,7 @@ class ContinualTrainer:
             for batch in loader:
                 if batch is None:
                     raise ValueError(f"task {name}: every sample of a micro-batch was skipped as bad")
-                loss = engine(**_to_device(batch, self.dist.device, dtype)).loss
+                loss = engine(**to_device(batch, self.dist.device, dtype)).loss
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"task {name} step {done}: loss is {loss.item()}; stopping")
                 engine.backward(loss)

@@ -1,6 +1,6 @@
 """LLaVA-format data: records, encoding and collation."""
-from .batching import EncodedDataset, Encoder, collate_generate, collate_train
+from .batching import EncodedDataset, Encoder, collate_generate, collate_train, to_device
 from .records import DataError, Sample, read_test_file, read_train_file
 
 __all__ = ["Sample", "DataError", "read_train_file", "read_test_file", "Encoder", "EncodedDataset",
-           "collate_train", "collate_generate"]
+           "collate_train", "collate_generate", "to_device"]

@@ -16,7 +16,7 @@ from ..models import LoadedModel, ModelAdapter
 from ..models.media import MediaError
 from .records import PLACEHOLDER, DataError, Sample
 
-__all__ = ["Encoder", "EncodedDataset", "collate_train", "collate_generate"]
+__all__ = ["Encoder", "EncodedDataset", "collate_train", "collate_generate", "to_device"]
 
 IGNORE = -100
 
@@ -128,3 +128,8 @@ def collate_generate(items: list[dict | None], pad_id: int) -> dict | None:
              "attention_mask": _pad([[1] * len(s) for s in ids], 0, left=True)}
     batch.update(_media_tensors(items))
     return {"inputs": batch, "ids": [it["id"] for it in items], "answers": [it["answers"] for it in items]}
+
+
+def to_device(batch: dict, device: torch.device, dtype: torch.dtype) -> dict:
+    """Move a collated batch; floating tensors (pixels) take the model's dtype, ids stay integer."""
+    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
