@@ -43,7 +43,10 @@ class ModelCfg(_Strict):
     image_aspect: Literal["pad", "resize"] = "pad"
     """LLaVA's ``image_aspect_ratio``: pad to a square with the mean colour, or resize."""
     prompt_template: Optional[str] = None
-    """One user turn, with ``{question}``; null uses the family's default (e.g. ``USER: {question} ASSISTANT:``)."""
+    """One user turn as a format string with ``{question}`` (e.g. ``USER: {question} ASSISTANT:``), used instead
+    of the checkpoint's chat template; null = the chat template (or the family's default when there is none)."""
+    system_prompt: Optional[str] = None
+    """Text before the first turn (LLaVA's vicuna_v1: "A chat between a curious user and …"); null = none."""
 
 
 class MethodCfg(_Strict):

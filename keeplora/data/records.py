@@ -8,15 +8,14 @@ Every problem is a ``DataError`` naming the file and the sample.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..models.chat import PLACEHOLDER
 
 __all__ = ["Sample", "DataError", "read_train_file", "read_test_file", "PLACEHOLDER"]
 
-PLACEHOLDER = re.compile(r"<(image|video)>")
 _ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
 
 

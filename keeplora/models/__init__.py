@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ..registry import Registry
-from .base import LlavaFamilyAdapter, LoadedModel, ModelAdapter
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, ModelAdapter
 
-__all__ = ["register_model", "get_adapter", "MODELS", "ModelAdapter", "LlavaFamilyAdapter", "LoadedModel"]
+__all__ = ["register_model", "get_adapter", "MODELS", "ModelAdapter", "LlavaFamilyAdapter", "LoadedModel", "MediaItem"]
 
 MODELS: Registry[type[ModelAdapter]] = Registry("model.family", name_attr="family")
 register_model = MODELS.register          # class decorator: @register_model("llava")
@@ -14,4 +14,4 @@ def get_adapter(name: str) -> ModelAdapter:
     return MODELS.get(name)()
 
 
-from . import llava, video_llava  # noqa: E402,F401  (register the built-in families)
+from . import llava, llava_next, llava_next_video, llava_onevision, qwen2_vl, video_llava  # noqa: E402,F401,I001

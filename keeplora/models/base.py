@@ -1,7 +1,9 @@
-"""What the trainer needs to know about a VLM, and the LLaVA-family implementation of it.
+"""What the trainer needs to know about a VLM, and the fixed-resolution LLaVA-family implementation of it.
 
 An adapter answers: which linears get LoRA and at which depth, which modules train unconstrained
-(the projector), how a sample becomes model inputs, and how to build a tiny random twin for tests.
+(the projector), how one image or video becomes model inputs and how many placeholder tokens it
+takes, how a conversation is formatted (the checkpoint's chat template), and how to build a tiny
+random twin for tests and CPU recipes.
 """
 from __future__ import annotations
 
@@ -15,12 +17,20 @@ from torch import nn
 
 from ..config import ModelCfg
 from ..errors import UserError
+from .chat import LLAVA_TINY_TEMPLATE, load_chat_template
 from .media import MediaProcessor
 from .tokenizer import tiny_tokenizer
 
-__all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter"]
+__all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter", "MediaItem", "DTYPES"]
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class MediaItem:
+    """One image or video as model inputs: tensors with a leading item dimension, and its token count."""
+    tensors: dict[str, torch.Tensor]
+    num_tokens: int
 
 
 @dataclass
@@ -29,19 +39,34 @@ class LoadedModel:
     model: nn.Module
     tokenizer: Any
     media: MediaProcessor
-    media_tokens: dict[str, int]      # placeholder name ("image"/"video") -> tokens per item
+    media_tokens: dict[str, int]      # fixed tokens per item ("image"/"video"); empty where it varies
+    chat_template: str | None = None  # Jinja chat template; None: the adapter's prompt format string
+    image_processor: Any = None       # transformers' PIL image processor, for families that tile images
 
 
 class ModelAdapter:
     """Base class; a family registers one subclass with ``@register_model("name")``."""
     family: ClassVar[str] = ""
-    # Decoder linears that get LoRA (all 7 LLM linears in the official LLaVA recipes).
+    # Decoder linears that get LoRA (all 7 LLM linears in the official LLaVA recipes); group 1 = layer index.
     lora_pattern: ClassVar[str] = r"language_model\.layers\.(\d+)\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj$"
-    projector_prefix: ClassVar[str] = "multi_modal_projector"
+    # Trained without the subspace constraint, as LLaVA trains its mm_projector.
+    projector_prefixes: ClassVar[tuple[str, ...]] = ("multi_modal_projector",)
+    # Used only when the checkpoint has no chat template and the recipe gives no prompt_template.
     default_prompt: ClassVar[str] = "USER: {question} ASSISTANT:"
     modalities: ClassVar[tuple[str, ...]] = ("image",)
+    # Token string that stands for one item in the rendered text (expanded to ``num_tokens`` ids).
+    media_token: ClassVar[dict[str, str]] = {"image": "<image>", "video": "<video>"}
+    # What a ``<image>``/``<video>`` placeholder becomes in a format-string prompt (Qwen wraps it).
+    media_text: ClassVar[dict[str, str]] = {"image": "<image>", "video": "<video>"}
+    # Chat template given to the tiny twin's tokenizer (real checkpoints bring their own).
+    tiny_chat_template: ClassVar[str] = LLAVA_TINY_TEMPLATE
+    # Qwen2-VL needs per-token modality ids (0 text, 1 image, 2 video) for its 3-D rotary positions.
+    needs_token_types: ClassVar[bool] = False
 
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
+        raise NotImplementedError
+
+    def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
         raise NotImplementedError
 
     def lora_targets(self, model: nn.Module) -> dict[str, int]:
@@ -57,15 +82,19 @@ class ModelAdapter:
 
     def projector_parameters(self, model: nn.Module) -> list[tuple[str, nn.Parameter]]:
         """Parameters trained without the subspace constraint (LLaVA's mm_projector)."""
-        return [(n, p) for n, p in model.named_parameters() if self.projector_prefix in n]
-
-    def prompt(self, cfg: ModelCfg, question: str) -> str:
-        return (cfg.prompt_template or self.default_prompt).format(question=question)
+        return [(n, p) for n, p in model.named_parameters() if any(pre in n for pre in self.projector_prefixes)]
 
 
 class LlavaFamilyAdapter(ModelAdapter):
-    """Shared loading for transformers' LLaVA-style classes (``*ForConditionalGeneration``)."""
+    """transformers' LLaVA-style classes (``*ForConditionalGeneration``) at a fixed image resolution.
+
+    Every image and every video of ``num_frames`` frames takes the same number of tokens, read off the
+    model once with a dummy input. Families that tile images (LLaVA-NeXT, OneVision, Qwen2-VL) override
+    ``encode_media`` and ``_image_processor``.
+    """
     model_cls: ClassVar[Any] = None
+    image_key: ClassVar[str] = "pixel_values"
+    video_aspect: ClassVar[str] = "crop"      # how frames are made square (see MediaProcessor)
 
     def tiny_config(self, tokenizer, **overrides):
         """A small random config of the real architecture (no download)."""
@@ -73,41 +102,53 @@ class LlavaFamilyAdapter(ModelAdapter):
 
     @staticmethod
     def tiny_towers(tokenizer, *, hidden_size=64, num_layers=4, image_size=32, patch_size=8,
-                    max_positions=1024, **text):
-        """CLIP vision tower + Llama decoder configs shared by the LLaVA-family tiny twins.
+                    max_positions=1024, vision="clip", **text):
+        """Vision tower (CLIP or SigLIP) + Llama decoder configs shared by the LLaVA-family tiny twins.
 
         4 decoder layers (a visible layer-scale ramp); init std 0.2 so that the frozen random lm_head can
         express confident answers (with 0.02 its logits stay within about ±1.3).
         """
-        from transformers import CLIPVisionConfig, LlamaConfig
-        vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                  image_size=image_size, patch_size=patch_size, projection_dim=32)
+        from transformers import CLIPVisionConfig, LlamaConfig, SiglipVisionConfig
+        tower = {"clip": CLIPVisionConfig, "siglip": SiglipVisionConfig}[vision]
+        vision_cfg = tower(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=patch_size)
         lm = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
                          num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=max_positions, initializer_range=0.2,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, **text)
-        return vision, lm
+        return vision_cfg, lm
 
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
-        dtype = _DTYPES[cfg.dtype]
+        dtype = DTYPES[cfg.dtype]
         if cfg.name_or_path is None:
             tokenizer = tiny_tokenizer()
             torch.manual_seed(seed)
             config = self.tiny_config(tokenizer, **cfg.tiny)
             config._attn_implementation = cfg.attn_implementation
             model = self.model_cls(config).to(dtype)
-            image_size, mean, std = config.vision_config.image_size, None, None
+            template, stats = self.tiny_chat_template, (None, None)
         else:
-            model, tokenizer, (image_size, mean, std) = self._from_pretrained(cfg, dtype)
+            model, tokenizer = self._from_pretrained(cfg, dtype)
+            template, stats = load_chat_template(cfg.name_or_path, tokenizer), _processor_stats(cfg.name_or_path)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.requires_grad_(False)
-        media = MediaProcessor(image_size=image_size, mean=mean, std=std, aspect=cfg.image_aspect,
-                               num_frames=cfg.num_frames)
-        return LoadedModel(model, tokenizer, media, self._count_media_tokens(model, media))
+        media = MediaProcessor(image_size=self._frame_size(model), mean=stats[0], std=stats[1],
+                               aspect=cfg.image_aspect, num_frames=cfg.num_frames, video_aspect=self.video_aspect)
+        loaded = LoadedModel(model, tokenizer, media, {}, template, self._image_processor(cfg, model))
+        loaded.media_tokens = self._count_media_tokens(loaded)
+        return loaded
+
+    def _frame_size(self, model) -> int:
+        size = model.config.vision_config.image_size
+        return size[0] if isinstance(size, (list, tuple)) else size
+
+    def _image_processor(self, cfg: ModelCfg, model):
+        """transformers' PIL image processor for families that tile images; None for fixed resolution."""
+        return None
 
     def _from_pretrained(self, cfg: ModelCfg, dtype):
         from transformers import AutoTokenizer
@@ -117,18 +158,20 @@ class LlavaFamilyAdapter(ModelAdapter):
             tokenizer = AutoTokenizer.from_pretrained(src)
         except OSError as exc:
             raise UserError(f"model.name_or_path {src!r}: cannot load ({str(exc).splitlines()[0]}); give a local "
-                          f"directory, or a hub id on a machine that reaches the hub") from None
-        vision = model.config.vision_config
-        mean, std = _processor_stats(src)
-        return model, tokenizer, (vision.image_size, mean, std)
+                            f"directory, or a hub id on a machine that reaches the hub") from None
+        return model, tokenizer
+
+    def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
+        if kind == "image":
+            return MediaItem({self.image_key: loaded.media.image(path)[None]}, loaded.media_tokens["image"])
+        return MediaItem({"pixel_values_videos": loaded.media.video(path)[None]}, loaded.media_tokens["video"])
 
     @torch.no_grad()
-    def _count_media_tokens(self, model, media: MediaProcessor) -> dict[str, int]:
-        """Placeholder tokens per image/video, read off the model once with a dummy input."""
-        counts = {}
-        dtype = next(model.parameters()).dtype
-        size = media.image_size
-        if "image" in self.modalities:
+    def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:
+        """Placeholder tokens per image/video where fixed, read off the model once with a dummy input."""
+        model, media = loaded.model, loaded.media
+        dtype, size, counts = next(model.parameters()).dtype, media.image_size, {}
+        if "image" in self.modalities and loaded.image_processor is None:
             out = model.model.get_image_features(pixel_values=torch.zeros(1, 3, size, size, dtype=dtype))
             counts["image"] = _rows(out)
         if "video" in self.modalities:

@@ -62,38 +62,52 @@ def read_video_frames(path: str | Path, num_frames: int) -> np.ndarray:
 
 @dataclass
 class MediaProcessor:
-    """LLaVA-style preprocessing: RGB, ``pad`` (expand to square with the mean colour) or ``resize``."""
+    """LLaVA-style preprocessing: RGB, then ``pad`` (expand to square with the mean colour), ``resize``
+    (squash) or ``crop`` (shortest edge, then centre crop: what the video processors of Video-LLaVA and
+    LLaVA-NeXT-Video do to frames)."""
     image_size: int
     mean: list[float] | None = None
     std: list[float] | None = None
     aspect: str = "pad"
     num_frames: int = 8
+    video_aspect: str = "crop"
 
     def __post_init__(self):
         self.mean = list(self.mean or CLIP_MEAN)
         self.std = list(self.std or CLIP_STD)
 
-    def _to_tensor(self, img: Image.Image) -> torch.Tensor:
+    def _to_tensor(self, img: Image.Image, aspect: str) -> torch.Tensor:
         img = img.convert("RGB")
-        if self.aspect == "pad" and img.width != img.height:
+        if aspect == "pad" and img.width != img.height:
             side = max(img.size)
             canvas = Image.new("RGB", (side, side), tuple(int(255 * m) for m in self.mean))
             canvas.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
             img = canvas
+        elif aspect == "crop" and img.width != img.height:
+            side = min(img.size)
+            left, top = (img.width - side) // 2, (img.height - side) // 2
+            img = img.crop((left, top, left + side, top + side))
         img = img.resize((self.image_size, self.image_size), Image.BICUBIC)
         arr = np.asarray(img, dtype=np.float32) / 255.0
         arr = (arr - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return torch.from_numpy(arr).permute(2, 0, 1).contiguous()          # (3, H, W)
 
     def image(self, path: str | Path) -> torch.Tensor:
+        return self._to_tensor(self.open_image(path), self.aspect)
+
+    def video(self, path: str | Path) -> torch.Tensor:
+        return torch.stack([self._to_tensor(f, self.video_aspect) for f in self.frames(path)])   # (F, 3, H, W)
+
+    def frames(self, path: str | Path) -> list[Image.Image]:
+        """The sampled frames as PIL images, for families whose own image processor prepares them."""
+        return [Image.fromarray(f) for f in read_video_frames(path, self.num_frames)]
+
+    def open_image(self, path: str | Path) -> Image.Image:
+        """An RGB PIL image, with the same one-line errors as ``image``."""
         try:
             with Image.open(path) as img:
-                return self._to_tensor(img)
+                return img.convert("RGB")
         except FileNotFoundError:
             raise MediaError(f"image {path} not found") from None
         except OSError as exc:
             raise MediaError(f"image {path} cannot be read ({exc})") from None
-
-    def video(self, path: str | Path) -> torch.Tensor:
-        frames = read_video_frames(path, self.num_frames)
-        return torch.stack([self._to_tensor(Image.fromarray(f)) for f in frames])   # (F, 3, H, W)

@@ -1,0 +1,107 @@
+"""Qwen2-VL and Qwen2.5-VL (``Qwen/Qwen2-VL-7B-Instruct``, ``Qwen/Qwen2.5-VL-7B-Instruct``).
+
+Native-resolution ViT: an image becomes ``(h/14)·(w/14)`` patches (``smart_resize`` keeps both sides
+multiples of 28), merged 2×2 into tokens; a video pairs consecutive frames into one temporal patch
+(an odd frame count repeats the last frame). Positions are 3-D rotary (M-RoPE), computed by the
+model from ``image_grid_thw``/``video_grid_thw`` and the per-token modality ids.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import (
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2VLConfig,
+    Qwen2VLForConditionalGeneration,
+)
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+from ..config import ModelCfg
+from . import register_model
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
+from .chat import QWEN_TINY_TEMPLATE, checkpoint_file
+
+VIDEO_MAX_TOKENS = 768          # Qwen2-VL's video processor: at most 768 merged tokens per frame pair
+
+
+@register_model("qwen2_vl")
+class Qwen2VLAdapter(LlavaFamilyAdapter):
+    model_cls = Qwen2VLForConditionalGeneration
+    config_cls = Qwen2VLConfig
+    projector_prefixes = ("visual.merger",)
+    modalities = ("image", "video")
+    media_token = {"image": "<|image_pad|>", "video": "<|video_pad|>"}
+    media_text = {k: f"<|vision_start|><|{k}_pad|><|vision_end|>" for k in ("image", "video")}
+    default_prompt = "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    tiny_chat_template = QWEN_TINY_TEMPLATE
+    needs_token_types = True
+
+    def tiny_vision(self) -> dict:
+        return {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2}
+
+    def tiny_config(self, tokenizer, hidden_size=64, num_layers=4, **text):
+        ids = {k: tokenizer.convert_tokens_to_ids(f"<|{k}|>") for k in ("image_pad", "video_pad", "vision_start",
+                                                                         "vision_end")}
+        lm = dict(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                  num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2, initializer_range=0.2,
+                  rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}, max_position_embeddings=2048,
+                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                  eos_token_id=tokenizer.eos_token_id, **text)
+        vision = {**self.tiny_vision(), "patch_size": 8, "spatial_merge_size": 2, "temporal_patch_size": 2}
+        return self.config_cls(text_config=lm, vision_config=vision, image_token_id=ids["image_pad"],
+                               video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
+                               vision_end_token_id=ids["vision_end"])
+
+    def _frame_size(self, model) -> int:
+        vision = model.config.vision_config
+        return vision.patch_size * vision.spatial_merge_size
+
+    def _image_processor(self, cfg: ModelCfg, model):
+        if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
+            return Qwen2VLImageProcessorPil.from_pretrained(cfg.name_or_path)
+        vision = model.config.vision_config
+        return Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=vision.patch_size,
+                                        merge_size=vision.spatial_merge_size,
+                                        temporal_patch_size=vision.temporal_patch_size)
+
+    def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:
+        return {}                       # varies with each image's size
+
+    def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
+        proc = loaded.image_processor
+        merged = proc.merge_size ** 2
+        if kind == "image":
+            out = proc(images=[loaded.media.open_image(path)], return_tensors="pt")
+            grid = out["image_grid_thw"]
+            return MediaItem({"pixel_values": out["pixel_values"], "image_grid_thw": grid},
+                             int(grid.prod()) // merged)
+        patches, grid = self._video_patches(proc, loaded.media.frames(path))
+        return MediaItem({"pixel_values_videos": patches, "video_grid_thw": grid}, int(grid.prod()) // merged)
+
+    @staticmethod
+    def _video_patches(proc, frames) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames → ``(t·h·w, C·T·P·P)`` patches with consecutive frames as one temporal patch (as
+        Qwen2-VL's video processor lays them out), and ``[[t, h, w]]``."""
+        T, P = proc.temporal_patch_size, proc.patch_size
+        frames = frames + frames[-1:] * (-len(frames) % T)
+        factor = P * proc.merge_size
+        size = {"shortest_edge": proc.size["shortest_edge"],
+                "longest_edge": min(proc.size["longest_edge"], VIDEO_MAX_TOKENS * factor * factor)}
+        out = proc(images=frames, temporal_patch_size=1, size=size, return_tensors="pt")
+        _, gh, gw = out["image_grid_thw"][0].tolist()
+        t = len(frames) // T
+        x = out["pixel_values"].reshape(t, T, gh * gw, 3, P, P).permute(0, 2, 3, 1, 4, 5)
+        return x.reshape(t * gh * gw, 3 * T * P * P), torch.tensor([[t, gh, gw]])
+
+
+@register_model("qwen2_5_vl")
+class Qwen25VLAdapter(Qwen2VLAdapter):
+    """Qwen2.5-VL: the same inputs; a windowed-attention ViT with an output width of its own."""
+    model_cls = Qwen2_5_VLForConditionalGeneration
+    config_cls = Qwen2_5_VLConfig
+
+    def tiny_vision(self) -> dict:
+        return {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                "window_size": 32, "fullatt_block_indexes": [1]}
