@@ -11,10 +11,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from eval.scorers import score
+from eval.scorers import TaskScore, score_task
 from keeplora.data import EncodedDataset, Encoder, Sample, collate_generate, to_device
 
-__all__ = ["predict", "evaluate_task"]
+__all__ = ["predict", "evaluate_task", "with_sample_scorers"]
 
 
 def _shard(items: list, rank: int, world: int) -> list:
@@ -50,10 +50,17 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
     return [p for part in gathered for p in part]
 
 
-def evaluate_task(model, encoder: Encoder, samples: list[Sample], scorer: str, batch_size: int,
-                  max_new_tokens: int, device: torch.device) -> tuple[float, list[dict]]:
-    """Mean score ×100 and the scored predictions."""
-    preds = predict(model, encoder, samples, batch_size, max_new_tokens, device)
+def with_sample_scorers(preds: list[dict], samples: list[Sample]) -> list[dict]:
+    """Copy each sample's own scorer (if its test record names one) onto its prediction."""
+    own = {s.id: s.scorer for s in samples if s.scorer}
     for p in preds:
-        p["score"] = score(scorer, p["prediction"], p["answers"])
-    return 100.0 * sum(p["score"] for p in preds) / max(1, len(preds)), preds
+        if p["id"] in own:
+            p["scorer"] = own[p["id"]]
+    return preds
+
+
+def evaluate_task(model, encoder: Encoder, samples: list[Sample], scorer: str, batch_size: int,
+                  max_new_tokens: int, device: torch.device) -> tuple[TaskScore, list[dict]]:
+    """The task's score (percent, with parts and notes) and the scored predictions."""
+    preds = with_sample_scorers(predict(model, encoder, samples, batch_size, max_new_tokens, device), samples)
+    return score_task(scorer, preds), preds

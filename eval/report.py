@@ -73,7 +73,9 @@ def write_report(runs: list[Path], out: Path) -> Path:
         cells = ["-" if m.get(k) is None else f"{m[k]:.2f}" for k in _ORDER]
         lines.append(f"| {name} | {len(data['matrix'])}/{len(data['tasks'])} | " + " | ".join(cells) + " |")
     for name, data in loaded.items():
-        lines += ["", f"## {name}", ""] + [f"![{p}]({p})" for p in _plots(name, data, out)]
+        lines += ["", f"## {name}", ""]
+        lines += [f"* **{task}**: {note}" for task, note in data.get("notes", {}).items()]
+        lines += [f"![{p}]({p})" for p in _plots(name, data, out)]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

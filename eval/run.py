@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from eval.harness import predict
-from eval.scorers import score
+from eval.harness import predict, with_sample_scorers
+from eval.scorers import score_task
 from keeplora.config import check_files, load_recipe
 from keeplora.errors import UserError
 
@@ -50,9 +50,10 @@ def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: P
             with path.open("a") as f:
                 f.writelines(json.dumps(p) + "\n" for p in new)
         done.update({str(p["id"]): p for p in new})
-        values = [score(task.scorer, done[s.id]["prediction"], s.answers) for s in samples]
-        scores[task.name] = {"score": 100.0 * sum(values) / len(values), "scorer": task.scorer, "n": len(values),
-                             "resumed": len(samples) - len(todo)}
+        preds = with_sample_scorers([{**done[s.id], "answers": s.answers} for s in samples], samples)
+        result = score_task(task.scorer, preds)
+        scores[task.name] = {"score": result.value, "scorer": task.scorer, "n": len(preds),
+                             "resumed": len(samples) - len(todo), "parts": result.parts, "note": result.note}
     if dist_info.rank == 0:
         (out / "scores.json").write_text(json.dumps({"checkpoint": checkpoint, "tasks": scores}, indent=1))
     return scores

@@ -28,6 +28,7 @@ class RunWriter:
         self.zero_shot: list[float] | None = None
         self.matrix: list[list[float]] = []
         self.diagnostics: dict[str, dict] = {}
+        self.notes: dict[str, str] = {}       # task -> why its score is not the official computation
         self.console = Console()
         self._tb = None
         self._step: dict[str, int] = {}
@@ -79,11 +80,15 @@ class RunWriter:
             save_bases(self.out / "bases" / f"{label}.safetensors", state, str(recipe.model.name_or_path),
                        recipe.model.family, name)
 
-    def save_predictions(self, label: str, task: str, preds: list[dict]) -> None:
+    def save_predictions(self, label: str, task: str, preds: list[dict], result=None) -> None:
+        """Predictions JSONL; a score with parts (caption metrics) or a note also gets ``<task>.score.json``."""
+        if result is not None and result.note:
+            self.notes[task] = result.note
         if self.is_main:
-            slug = label.replace(" ", "_")
-            lines = "".join(json.dumps(p) + "\n" for p in preds)
-            atomic_write_text(self.out / "predictions" / slug / f"{task}.jsonl", lines)
+            folder = self.out / "predictions" / label.replace(" ", "_")
+            atomic_write_text(folder / f"{task}.jsonl", "".join(json.dumps(p) + "\n" for p in preds))
+            if result is not None and (result.parts or result.note):
+                atomic_write_text(folder / f"{task}.score.json", json.dumps(vars(result), indent=1))
 
     def add_diagnostics(self, task: str, diag: dict) -> None:
         self.diagnostics[task] = diag
@@ -99,6 +104,8 @@ class RunWriter:
     def _write_metrics(self) -> dict:
         data = {"tasks": self.tasks, "zero_shot": self.zero_shot, "matrix": self.matrix,
                 "metrics": run_metrics(self.matrix, self.zero_shot)}
+        if self.notes:
+            data["notes"] = self.notes
         if self.is_main:
             atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
         return data
@@ -131,3 +138,5 @@ class RunWriter:
             metrics.add_column(key, justify="right")
         metrics.add_row(*("-" if v is None else f"{v:.2f}" for v in data["metrics"].values()))
         self.console.print(metrics)
+        for task, note in data.get("notes", {}).items():
+            self.console.print(f"[yellow]{task}[/yellow]: {note}")

@@ -20,7 +20,6 @@ from .config import Recipe, TaskCfg
 from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
-from .errors import UserError
 from .gradients import input_covariances, mean_gradients, subset_indices
 from .lora import inject_lora, merge_lora
 from .methods import Method, TaskContext, get_method
@@ -31,11 +30,9 @@ from .resume import fingerprint, plan_resume
 __all__ = ["ContinualTrainer"]
 
 def _check_scorers(recipe: Recipe) -> None:
-    from eval.scorers import SCORERS
+    from eval.scorers import check_scorer
     for i, task in enumerate(recipe.tasks):
-        if task.scorer not in SCORERS:
-            raise UserError(f"tasks[{i}].scorer ({task.name}): unknown scorer {task.scorer!r}; "
-                            f"known: {', '.join(SCORERS)}")
+        check_scorer(task.scorer, f"tasks[{i}].scorer ({task.name})")
 
 
 class ContinualTrainer:
@@ -197,9 +194,9 @@ class ContinualTrainer:
         from eval.harness import evaluate_task
         ev, row = self.recipe.eval, []
         for task, samples in zip(self.recipe.tasks, self.test_sets):
-            value, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
-                                         ev.max_new_tokens, self.dist.device)
-            self.writer.save_predictions(label, task.name, preds)
-            row.append(value)
+            result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
+                                          ev.max_new_tokens, self.dist.device)
+            self.writer.save_predictions(label, task.name, preds, result)
+            row.append(result.value)
         self.writer.print_row(label, row)
         return row

@@ -1,22 +1,73 @@
-"""Scorers by name: ``score(name, prediction, answers) -> float`` in [0, 1].
+"""Scorers by name: ``score(name, prediction, answers) -> float`` in [0, 1] for per-sample rules, and
+corpus-level scorers (captions) through ``score_corpus``; ``score_task`` scores a task either way.
 
-One small module per benchmark registers its rules with ``@register_scorer``; the official rules are
-kept per benchmark (no global normaliser), so numbers stay comparable with the papers.
+One small module per benchmark registers its rules with ``@register_scorer`` / ``@register_corpus_scorer``;
+the official rules are kept per benchmark (no global normaliser), so numbers stay comparable with the papers.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from keeplora.errors import UserError
 from keeplora.registry import Registry
 
-__all__ = ["register_scorer", "score", "SCORERS"]
+__all__ = ["register_scorer", "register_corpus_scorer", "score", "score_corpus", "score_task", "check_scorer",
+           "SCORERS", "CORPUS_SCORERS", "CorpusScore", "TaskScore"]
+
+
+@dataclass
+class CorpusScore:
+    """A corpus-level score (0–1 scale), its parts, and a note when it is not the official computation."""
+    value: float
+    parts: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+
+@dataclass
+class TaskScore:
+    """One task's score in percent, as written to metrics and reports."""
+    value: float
+    scorer: str
+    parts: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
 
 SCORERS: Registry[Callable[[str, Sequence[str]], float]] = Registry("scorer")
-register_scorer = SCORERS.register        # decorator: @register_scorer("exact_match")
+CORPUS_SCORERS: Registry[Callable[[Sequence[str], Sequence[Sequence[str]]], CorpusScore]] = Registry("scorer")
+register_scorer = SCORERS.register                  # decorator: @register_scorer("exact_match")
+register_corpus_scorer = CORPUS_SCORERS.register    # decorator: @register_corpus_scorer("caption_coco")
 
 
 def score(name: str, prediction: str, answers: Sequence[str]) -> float:
     return float(SCORERS.get(name)(prediction, answers))
 
 
-from . import coin, dcl, exact, vqa  # noqa: E402,F401
+def score_corpus(name: str, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> CorpusScore:
+    return CORPUS_SCORERS.get(name)(predictions, references)
+
+
+def check_scorer(name: str, where: str) -> None:
+    """One-line error for a scorer name that is neither per-sample nor corpus-level."""
+    if name not in SCORERS and name not in CORPUS_SCORERS:
+        known = sorted([*SCORERS, *CORPUS_SCORERS])
+        raise UserError(f"{where}: unknown scorer {name!r}; known: {', '.join(known)}")
+
+
+def score_task(name: str, preds: list[dict]) -> TaskScore:
+    """Score ``[{"prediction", "answers", optional "scorer"}]``; per-sample rules also set ``p["score"]``.
+
+    A sample's own ``scorer`` (written by the converters, e.g. MapQA items inside DCL's Sci task) overrides
+    the task's.
+    """
+    if not preds:
+        return TaskScore(0.0, name)
+    if name in CORPUS_SCORERS:
+        result = score_corpus(name, [p["prediction"] for p in preds], [p["answers"] for p in preds])
+        return TaskScore(100.0 * result.value, name, {k: 100.0 * v for k, v in result.parts.items()}, result.note)
+    for p in preds:
+        p["score"] = score(p.get("scorer") or name, p["prediction"], p["answers"])
+    return TaskScore(100.0 * sum(p["score"] for p in preds) / len(preds), name)
+
+
+from . import caption, coin, dcl, exact, vqa  # noqa: E402,F401

@@ -64,3 +64,53 @@ def _ocrvqa(prediction: str, answers: Sequence[str]) -> float:
     if "Unanswerable" in prediction:
         return 0.0
     return float(any(prediction.lower() == a.lower() for a in answers))
+
+
+_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def parse_box(text: str) -> list[float] | None:
+    """``[x1, y1, x2, y2]`` (the first four numbers) or None."""
+    nums = _NUMBERS.findall(text)
+    return [float(x) for x in nums[:4]] if len(nums) >= 4 else None
+
+
+def parse_box_coin(text: str) -> list[float] | None:
+    """CoIN's parser, quirk included: brackets removed, then the first and last characters dropped
+    (``pred_bbox[1:-1]``), so ``[0.1,0.2,0.5,0.6]`` turns its last coordinate into ``0.`` and
+    ``[0, 0, 1, 1]`` does not parse; a trailing ``.`` or newline makes the quirk harmless."""
+    inner = text.replace("[", "").replace("]", "")[1:-1]
+    try:
+        box = [float(x) for x in inner.split(",")]
+    except ValueError:
+        return None
+    return box if len(box) == 4 else None
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _grounding(prediction: str, answers: Sequence[str], parse) -> float:
+    """Boxes normalised to the image padded to a square (LLaVA's expand2square); IoU is scale-free, so
+    scaling both by max(w, h) as the official script does changes nothing. Success = IoU > 0.5 (strict)."""
+    pred, gt = parse(prediction), parse_box(answers[0])
+    if pred is None or gt is None:
+        return 0.0
+    return float(box_iou(pred, gt) > 0.5)
+
+
+@register_scorer("grounding_iou")
+def _grounding_iou(prediction: str, answers: Sequence[str]) -> float:
+    """RefCOCO-style grounding with a robust box parser (first four numbers)."""
+    return _grounding(prediction, answers, parse_box)
+
+
+@register_scorer("grounding_coin")
+def _grounding_coin(prediction: str, answers: Sequence[str]) -> float:
+    """CoIN grounding with its own ``[1:-1]`` parser, for bit-exact comparability with CoIN numbers."""
+    return _grounding(prediction, answers, parse_box_coin)

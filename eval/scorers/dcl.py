@@ -35,3 +35,29 @@ def dcl_finvis(prediction: str, answers: Sequence[str]) -> float:
     """Fin domain (multiple choice / true-false): spaces and periods removed, lower-cased, exact match."""
     pred = prediction.replace(" ", "").replace(".", "").lower()
     return float(any(pred == a.lower() for a in answers))
+
+
+@register_scorer("dcl_sci")
+def dcl_sci(prediction: str, answers: Sequence[str]) -> float:
+    """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-case exact match.
+
+    MapQA items carry their own scorer in the test file (``dcl_mapqa_states`` / ``dcl_mapqa``)."""
+    pred = prediction.strip().lower()
+    return float(any(pred == a.strip().lower() for a in answers))
+
+
+def _items(text: str) -> set[str]:
+    return {x.strip().lower() for x in text.split(",") if x.strip()}
+
+
+@register_scorer("dcl_mapqa_states")
+def dcl_mapqa_states(prediction: str, answers: Sequence[str]) -> float:
+    """MapQA "Which states …" questions: partial credit |GT ∩ pred| / |GT| over comma-separated lists."""
+    gt = _items(answers[0])
+    return len(gt & _items(prediction)) / len(gt) if gt else 0.0
+
+
+@register_scorer("dcl_mapqa")
+def dcl_mapqa(prediction: str, answers: Sequence[str]) -> float:
+    """Other MapQA questions: the answer is contained in the prediction (lower-cased)."""
+    return float(any(a.lower() in prediction.lower() for a in answers))

@@ -30,6 +30,7 @@ class Sample:
     turns: list[tuple[str, str]]
     media: list[tuple[str, Path]] = field(default_factory=list)   # ("image"|"video", path)
     answers: list[str] = field(default_factory=list)              # test only: all accepted answers
+    scorer: str | None = None                                     # test only: overrides the task's scorer
 
 
 def _load_records(path: Path) -> list[dict]:
@@ -123,7 +124,10 @@ def _test_sample(rec: dict, sid: str, media, where: str) -> Sample:
     answers = answers if isinstance(answers, list) else [answers]
     if not isinstance(rec.get("prompt"), str) or any(not isinstance(a, str) for a in answers):
         raise DataError(f"{where}: needs a string 'prompt' and 'answer' (or a list 'answers')")
-    return Sample(sid, _place_media([(rec["prompt"], "")], media, where), media, answers)
+    scorer = rec.get("scorer")
+    if scorer is not None and not isinstance(scorer, str):
+        raise DataError(f"{where}: 'scorer' must be a scorer name")
+    return Sample(sid, _place_media([(rec["prompt"], "")], media, where), media, answers, scorer)
 
 
 def read_train_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
