@@ -29,6 +29,7 @@ class RunWriter:
         self.matrix: list[list[float]] = []
         self.diagnostics: dict[str, dict] = {}
         self.notes: dict[str, str] = {}       # task -> why its score is not the official computation
+        self.skipped: dict[str, dict] = {}    # task -> {"count", "examples"} (data.on_bad_sample: skip)
         self.console = Console()
         self._tb = None
         self._step: dict[str, int] = {}
@@ -90,6 +91,15 @@ class RunWriter:
             if result is not None and (result.parts or result.note):
                 atomic_write_text(folder / f"{task}.score.json", json.dumps(vars(result), indent=1))
 
+    def add_skipped(self, task: str, skipped: dict[str, str]) -> None:
+        """Bad samples skipped while training ``task``: counted in metrics.json and printed, never silent."""
+        if not skipped:
+            return
+        self.skipped[task] = {"count": len(skipped), "examples": list(skipped.values())[:5]}
+        if self.is_main:
+            self.console.print(f"[yellow]task {task}: skipped {len(skipped)} bad sample(s)[/yellow], "
+                               f"e.g. {next(iter(skipped.values()))}")
+
     def add_diagnostics(self, task: str, diag: dict) -> None:
         self.diagnostics[task] = diag
         if self.is_main:
@@ -106,6 +116,8 @@ class RunWriter:
                 "metrics": run_metrics(self.matrix, self.zero_shot)}
         if self.notes:
             data["notes"] = self.notes
+        if self.skipped:
+            data["skipped"] = self.skipped
         if self.is_main:
             atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
         return data

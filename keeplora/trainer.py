@@ -119,6 +119,14 @@ class ContinualTrainer:
                             collate_fn=partial(collate_train, pad_id=self.loaded.tokenizer.pad_token_id))
         return (b for b in loader if b is not None)
 
+    def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:
+        """Union of every rank's skipped samples (each rank reads its own shard)."""
+        if self.dist.world == 1:
+            return skipped
+        parts = [None] * self.dist.world
+        torch.distributed.all_gather_object(parts, skipped)
+        return {k: v for part in parts for k, v in part.items()}
+
     def _loss(self, model, batch: dict) -> torch.Tensor:
         dtype = next(model.parameters()).dtype
         return model(**to_device(batch, self.dist.device, dtype)).loss
@@ -157,6 +165,7 @@ class ContinualTrainer:
             if hooks is not None:
                 hooks.remove()
             engine.destroy()
+        self.writer.add_skipped(task.name, self._all_ranks(dataset.skipped))
         for p in peft_model.parameters():
             p.requires_grad_(False)
 

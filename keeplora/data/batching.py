@@ -103,7 +103,7 @@ class EncodedDataset(Dataset):
 
     def __init__(self, samples: list[Sample], encoder: Encoder, with_answers: bool = True, skip_bad: bool = False):
         self.samples, self.encoder, self.with_answers, self.skip_bad = samples, encoder, with_answers, skip_bad
-        self.skipped: list[str] = []
+        self.skipped: dict[str, str] = {}       # sample id -> the one-line reason (once, however many epochs)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -114,7 +114,7 @@ class EncodedDataset(Dataset):
         except DataError as exc:
             if not self.skip_bad:
                 raise
-            self.skipped.append(str(exc))
+            self.skipped[self.samples[i].id] = str(exc)
             return None
 
 
