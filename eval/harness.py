@@ -40,8 +40,8 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         texts = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        mine += [{"id": i, "prediction": t.strip(), "answers": a}
-                 for i, t, a in zip(batch["ids"], texts, batch["answers"])]
+        mine += [{"id": i, "question": q, "prediction": t.strip(), "answers": a}
+                 for i, q, t, a in zip(batch["ids"], batch["questions"], texts, batch["answers"])]
     model.train(was_training)
     if not distributed:
         return mine

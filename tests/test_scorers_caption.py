@@ -74,7 +74,7 @@ def test_task_score_is_the_mean_of_the_metrics_and_says_when_it_is_not_official(
     monkeypatch.setattr(caption, "_official_available", lambda: False)
     preds = [{"prediction": h, "answers": rs} for h, rs in zip(HYPS, REFS)]
     result = score_task("caption_coco", preds)
-    assert result.value == pytest.approx(sum(result.parts.values()) / 6)
+    assert result.value == pytest.approx(sum(result.parts.values()) / 6)           # both in percent
     assert "not comparable" in result.note and "METEOR" in result.note
 
 

@@ -18,7 +18,8 @@ __all__ = ["register_scorer", "register_corpus_scorer", "score", "score_corpus",
 
 @dataclass
 class CorpusScore:
-    """A corpus-level score (0–1 scale), its parts, and a note when it is not the official computation."""
+    """A corpus-level score (0–1 scale), its parts (in the benchmark's own reporting units), and a note when
+    it is not the official computation."""
     value: float
     parts: dict[str, float] = field(default_factory=dict)
     note: str | None = None
@@ -34,7 +35,7 @@ class TaskScore:
 
 
 SCORERS: Registry[Callable[[str, Sequence[str]], float]] = Registry("scorer")
-CORPUS_SCORERS: Registry[Callable[[Sequence[str], Sequence[Sequence[str]]], CorpusScore]] = Registry("scorer")
+CORPUS_SCORERS: Registry[Callable[[list[dict]], CorpusScore]] = Registry("scorer")
 register_scorer = SCORERS.register                  # decorator: @register_scorer("exact_match")
 register_corpus_scorer = CORPUS_SCORERS.register    # decorator: @register_corpus_scorer("caption_coco")
 
@@ -43,8 +44,9 @@ def score(name: str, prediction: str, answers: Sequence[str]) -> float:
     return float(SCORERS.get(name)(prediction, answers))
 
 
-def score_corpus(name: str, predictions: Sequence[str], references: Sequence[Sequence[str]]) -> CorpusScore:
-    return CORPUS_SCORERS.get(name)(predictions, references)
+def score_corpus(name: str, preds: list[dict]) -> CorpusScore:
+    """``preds``: ``[{"prediction", "answers", "question"}]`` in test-file order (caption metrics pair by order)."""
+    return CORPUS_SCORERS.get(name)(preds)
 
 
 def check_scorer(name: str, where: str) -> None:
@@ -63,11 +65,11 @@ def score_task(name: str, preds: list[dict]) -> TaskScore:
     if not preds:
         return TaskScore(0.0, name)
     if name in CORPUS_SCORERS:
-        result = score_corpus(name, [p["prediction"] for p in preds], [p["answers"] for p in preds])
-        return TaskScore(100.0 * result.value, name, {k: 100.0 * v for k, v in result.parts.items()}, result.note)
+        result = score_corpus(name, preds)
+        return TaskScore(100.0 * result.value, name, result.parts, result.note)
     for p in preds:
         p["score"] = score(p.get("scorer") or name, p["prediction"], p["answers"])
     return TaskScore(100.0 * sum(p["score"] for p in preds) / len(preds), name)
 
 
-from . import caption, coin, dcl, exact, vqa  # noqa: E402,F401
+from . import caption, coin, dcl, exact, judge, vqa  # noqa: E402,F401

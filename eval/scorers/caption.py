@@ -151,9 +151,9 @@ def caption_metrics(hyps: Sequence[str], refs: Sequence[Sequence[str]], official
 
 
 @register_corpus_scorer("caption_coco")
-def caption_coco(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> CorpusScore:
-    """UCIT VizWiz-Caption / Flickr30k: the mean of the seven COCO metrics."""
-    parts, official = caption_metrics(predictions, references)
+def caption_coco(preds: list[dict]) -> CorpusScore:
+    """UCIT VizWiz-Caption / Flickr30k: the mean of the seven COCO metrics (parts ×100, as reported)."""
+    parts, official = caption_metrics([p["prediction"] for p in preds], [p["answers"] for p in preds])
     note = None if official else ("not comparable: METEOR needs Java + pycocoevalcap; mean of BLEU-1..4, "
                                   "ROUGE-L, CIDEr (pure-Python, PTB tokens approximated)")
-    return CorpusScore(sum(parts.values()) / len(parts), parts, note)
+    return CorpusScore(sum(parts.values()) / len(parts), {k: 100 * v for k, v in parts.items()}, note)

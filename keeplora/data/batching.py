@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from ..config import ModelCfg
 from ..models import LoadedModel, MediaItem, ModelAdapter
-from ..models.chat import conversation_segments
+from ..models.chat import PLACEHOLDER, conversation_segments
 from ..models.media import MediaError
 from .records import DataError, Sample
 
@@ -85,7 +85,7 @@ class Encoder:
         if with_answers and all(x == IGNORE for x in labels):
             raise DataError(f"sample {sample.id!r}: every label is masked (no answer tokens)")
         out = {"id": sample.id, "input_ids": ids, "labels": labels, "media": [m for _, m in media],
-               "answers": sample.answers}
+               "answers": sample.answers, "question": PLACEHOLDER.sub("", sample.turns[-1][0]).strip()}
         if self.adapter.needs_token_types:
             types = {self._token_id[k]: v for k, v in _TOKEN_TYPE.items() if k in self._token_id}
             out["mm_token_type_ids"] = [types.get(i, 0) for i in ids]
@@ -174,7 +174,8 @@ def collate_generate(items: list[dict | None], pad_id: int) -> dict | None:
     if not items:
         return None
     batch = {**_token_tensors(items, pad_id, left=True, labels=False), **_media_tensors(items)}
-    return {"inputs": batch, "ids": [it["id"] for it in items], "answers": [it["answers"] for it in items]}
+    return {"inputs": batch, "ids": [it["id"] for it in items], "answers": [it["answers"] for it in items],
+            "questions": [it["question"] for it in items]}
 
 
 def to_device(batch: dict, device: torch.device, dtype: torch.dtype) -> dict:
