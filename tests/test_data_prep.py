@@ -35,7 +35,7 @@ def test_cl_vista_converter_reads_both_layouts_and_reports_missing_videos(tmp_pa
     for task in ("Counting", "Movie"):
         stats = manifest["tasks"][task]
         assert stats["train.jsonl"]["samples"] == 3 and stats["test.jsonl"]["samples"] == 3
-        assert stats["missing_videos"]["train"] == 1 and stats["missing_videos"]["test"] == 1
+        assert stats["missing_media"]["train"] == 1 and stats["missing_media"]["test"] == 1
         train = read_train_file(out / task / "train.jsonl")          # the trainer's reader accepts the output
         assert train[0].media[0][0] == "video" and train[0].turns[0][0].count("<video>") == 1
         test = read_test_file(out / task / "test.jsonl")
@@ -45,7 +45,7 @@ def test_cl_vista_converter_reads_both_layouts_and_reports_missing_videos(tmp_pa
 
 def test_cl_vista_cli_names_the_missing_file(tmp_path, capsys):
     assert cl_vista.main(["--src", str(tmp_path), "--out", str(tmp_path / "o"), "--tasks", "STAR"]) == 2
-    assert "CL-VISTA STAR: no train_data_25k.json" in capsys.readouterr().err
+    assert "CL-VISTA STAR: none of ['train_data_25k.json']" in capsys.readouterr().err
 
 
 def test_tiny_synth_is_deterministic(tmp_path):
