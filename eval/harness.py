@@ -24,9 +24,12 @@ def _shard(items: list, rank: int, world: int) -> list:
 
 @torch.no_grad()
 def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max_new_tokens: int,
-            device: torch.device) -> list[dict]:
-    """``[{"id", "prediction", "answers"}]`` for all samples, in input order, on every rank."""
-    distributed = dist.is_initialized() and dist.get_world_size() > 1
+            device: torch.device, shard: bool = True) -> list[dict]:
+    """``[{"id", "question", "prediction", "answers"}]`` for all samples, in input order, on every rank.
+
+    ``shard=False``: this rank predicts exactly ``samples`` (a caller that shards itself, e.g. lmms-eval).
+    """
+    distributed = shard and dist.is_initialized() and dist.get_world_size() > 1
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     dataset = EncodedDataset(_shard(samples, rank, world), encoder, with_answers=False)
     tok = encoder.loaded.tokenizer

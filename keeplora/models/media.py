@@ -102,8 +102,10 @@ class MediaProcessor:
         """The sampled frames as PIL images, for families whose own image processor prepares them."""
         return [Image.fromarray(f) for f in read_video_frames(path, self.num_frames)]
 
-    def open_image(self, path: str | Path) -> Image.Image:
-        """An RGB PIL image, with the same one-line errors as ``image``."""
+    def open_image(self, path: str | Path | Image.Image) -> Image.Image:
+        """An RGB PIL image (a file, or an image already in memory), with one-line errors naming the file."""
+        if isinstance(path, Image.Image):
+            return path.convert("RGB")
         try:
             with Image.open(path) as img:
                 return img.convert("RGB")
