@@ -108,6 +108,13 @@ class OptimCfg(_Strict):
     """Cap on optimizer steps per task (smoke runs)."""
 
 
+class CheckpointCfg(_Strict):
+    every_steps: Optional[int] = Field(None, ge=1)
+    """Save a resumable step checkpoint every N optimizer steps inside a task; null = only at task ends."""
+    keep_last: int = Field(2, ge=1)
+    """Step checkpoints kept per task (an older one is deleted only once a newer one is complete)."""
+
+
 class DeepSpeedCfg(_Strict):
     config: Optional[str] = None
     """A DeepSpeed JSON (LLaVA's zero2.json style, ``"auto"`` allowed); null builds one from the recipe."""
@@ -164,6 +171,7 @@ class Recipe(_Strict):
     layer_scale: LayerScaleCfg = Field(default_factory=LayerScaleCfg)
     optim: OptimCfg = Field(default_factory=OptimCfg)
     deepspeed: DeepSpeedCfg = Field(default_factory=DeepSpeedCfg)
+    checkpoint: CheckpointCfg = Field(default_factory=CheckpointCfg)
     eval: EvalCfg = Field(default_factory=EvalCfg)
     data: DataCfg = Field(default_factory=DataCfg)
     tasks: list[TaskCfg]

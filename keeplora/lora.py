@@ -12,6 +12,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 
 from .config import LoraCfg
+from .errors import UserError
 
 __all__ = ["inject_lora", "lora_modules", "merge_lora", "ADAPTER"]
 
@@ -49,6 +50,28 @@ def inject_lora(model: nn.Module, targets: list[str], cfg: LoraCfg, scales: dict
                 a.copy_(init_a[name].to(a.dtype))
         a.requires_grad_(train_a)
     return peft_model
+
+
+def lora_weights(peft_model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every LoRA factor as ``A/<module>`` and ``B/<module>`` (fp32 CPU copies), for step checkpoints."""
+    out = {}
+    for name, m in lora_modules(peft_model).items():
+        out[f"A/{name}"] = m.lora_A[ADAPTER].weight.detach().float().cpu().clone()
+        out[f"B/{name}"] = m.lora_B[ADAPTER].weight.detach().float().cpu().clone()
+    return out
+
+
+def load_lora_weights(peft_model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """The inverse of ``lora_weights``; a checkpoint with other modules is refused with the first missing one."""
+    modules = lora_modules(peft_model)
+    missing = [n for n in modules if f"A/{n}" not in tensors]
+    if missing or len(tensors) != 2 * len(modules):
+        raise UserError(f"step checkpoint does not match the model's LoRA modules (e.g. {missing[:1]}); "
+                        f"delete <output_dir>/checkpoints to restart the task")
+    with torch.no_grad():
+        for name, m in modules.items():
+            m.lora_A[ADAPTER].weight.copy_(tensors[f"A/{name}"])
+            m.lora_B[ADAPTER].weight.copy_(tensors[f"B/{name}"])
 
 
 def merge_lora(peft_model: PeftModel) -> nn.Module:

@@ -16,7 +16,8 @@ from .config import Recipe, RecipeError
 __all__ = ["MANIFEST", "fingerprint", "read_manifest", "write_manifest", "plan_resume", "task_label"]
 
 MANIFEST = "run_manifest.json"
-_NOT_FINGERPRINTED = {"output_dir", "resume", "overwrite", "dry_run", "tasks", "save_merged", "save_base"}
+_NOT_FINGERPRINTED = {"output_dir", "resume", "overwrite", "dry_run", "tasks", "save_merged", "save_base",
+                      "checkpoint"}
 
 
 def fingerprint(recipe: Recipe) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -16,16 +17,30 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from .bases import load_bases
+from .checkpoint import (
+    StepCheckpoint,
+    StepState,
+    drop_task,
+    load_latest,
+    restore_rng,
+    save_step,
+    staging_dir,
+    write_rng,
+)
 from .config import Recipe, TaskCfg
 from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
+from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
+from .errors import UserError
+from .faults import fault_point
 from .gradients import input_covariances, mean_gradients, subset_indices
-from .lora import inject_lora, merge_lora
+from .lora import inject_lora, load_lora_weights, lora_weights, merge_lora
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
 from .report import RunWriter
-from .resume import fingerprint, plan_resume
+from .resume import fingerprint, plan_resume, task_label
+from .step_loop import Position, SkipSampler, run_steps
 
 __all__ = ["ContinualTrainer"]
 
@@ -37,7 +52,7 @@ def _check_scorers(recipe: Recipe) -> None:
 
 class ContinualTrainer:
     def __init__(self, recipe: Recipe, dist_info: DistInfo):
-        self.recipe, self.dist = recipe, dist_info
+        self.recipe, self.dist, self.out = recipe, dist_info, Path(recipe.output_dir)
         random.seed(recipe.seed)
         torch.manual_seed(recipe.seed)
         # everything that can be wrong in the inputs is checked before the (possibly 7B) model loads
@@ -88,17 +103,32 @@ class ContinualTrainer:
             if t < start:
                 continue
             torch.manual_seed(self.recipe.seed + 1 + t)      # a resumed task draws what an uninterrupted one would
-            ctx = self._context(t, task)
-            init_a = self.method.begin_task(ctx)
+            resume = load_latest(self.out, t, self.writer.fingerprint)
+            if resume is None:
+                fault_point(f"begin_task:{t}")
+                init_a = self.method.begin_task(self._context(t, task))
+            else:                                            # mid-task: A, B and the bases come from the checkpoint
+                self.method.load_state(resume.method)
+                init_a = None
+                self._announce(f"resuming task {task.name} at step {resume.state.step} ({resume.folder})")
             peft_model = inject_lora(self.model, list(self.layer_index), self.recipe.lora,
                                      self.method.scales(self.layer_index), init_a, self.method.train_a)
-            self._train_task(peft_model, t, task)
+            if resume is not None:
+                load_lora_weights(peft_model, resume.lora)
+            self._train_task(peft_model, t, task, resume)
             self.writer.add_diagnostics(task.name, update_diagnostics(peft_model, self.method, self.layer_index))
             self.model = merge_lora(peft_model)
             self.method.end_task(self._context(t, task))
             self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe)
+            fault_point(f"eval:{t}")
             self.writer.add_row(self._evaluate_row(f"after {task.name}"))
+            if self.dist.rank == 0:
+                drop_task(self.out, task_label(t, task.name))
         return self.writer.finish()
+
+    def _announce(self, text: str) -> None:
+        if self.dist.rank == 0:
+            print(text)
 
     def _context(self, t: int, task: TaskCfg) -> TaskContext:
         layers = {n: self.model.get_submodule(n) for n in self.layer_index}
@@ -143,25 +173,48 @@ class ContinualTrainer:
             groups.append({"params": proj, "lr": self.recipe.optim.projector_lr})
         return [g for g in groups if g["params"]]
 
-    def _train_task(self, peft_model, t: int, task: TaskCfg) -> None:
+    def _train_task(self, peft_model, t: int, task: TaskCfg, resume: StepCheckpoint | None) -> None:
         opt, dist_info = self.recipe.optim, self.dist
         dataset = self._dataset(t)
         sampler = DistributedSampler(dataset, dist_info.world, dist_info.rank, shuffle=True, seed=self.recipe.seed + t)
-        loader = DataLoader(dataset, batch_size=opt.micro_batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=partial(collate_train, pad_id=self.loaded.tokenizer.pad_token_id))
-        if len(loader) < opt.grad_accum:
-            raise ValueError(f"task {task.name}: {len(dataset)} samples give {len(loader)} micro-batches per rank, "
-                             f"fewer than optim.grad_accum={opt.grad_accum}; lower the batch size")
-        steps = math.ceil((task.epochs or opt.epochs) * len(loader) / opt.grad_accum)
+        collate = partial(collate_train, pad_id=self.loaded.tokenizer.pad_token_id)
+        per_epoch = len(sampler) // opt.micro_batch_size
+        if per_epoch < opt.grad_accum:
+            raise UserError(f"task {task.name}: {len(dataset)} samples give {per_epoch} micro-batches per rank, "
+                            f"fewer than optim.grad_accum={opt.grad_accum}; lower the batch size")
+        steps = math.ceil((task.epochs or opt.epochs) * per_epoch / opt.grad_accum)
         steps = min(steps, opt.max_steps or steps)
         ds_config = build_ds_config(self.recipe, dist_info.world, self.model.config.text_config.hidden_size,
                                     dist_info.on_cpu)
         engine = make_engine(peft_model, self._param_groups(peft_model, task), ds_config, steps,
                              opt.warmup_ratio, opt.weight_decay)
         hooks = self.method.on_engine(engine, peft_model)
+        trainable = [(n, p) for n, p in peft_model.named_parameters() if p.requires_grad]
+        pos = self._restore_position(engine, trainable, resume) if resume else Position()
+
+        def loader_at(epoch: int, skip: int):
+            sampler.set_epoch(epoch)
+            return DataLoader(dataset, batch_size=opt.micro_batch_size, sampler=SkipSampler(sampler,
+                              skip * opt.micro_batch_size), drop_last=True, collate_fn=collate)
+
+        bar = tqdm(total=steps, initial=pos.done, desc=f"task {t + 1}/{len(self.recipe.tasks)} {task.name}",
+                   disable=dist_info.rank != 0, dynamic_ncols=True)
+        dtype = next(peft_model.parameters()).dtype
+
+        def after_step(p: Position, loss: float) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+            self.writer.log_scalar(f"train/loss/{task.name}", loss)
+            every = self.recipe.checkpoint.every_steps
+            if every and p.done % every == 0 and p.done < steps:
+                self._save_step(engine, peft_model, trainable, t, task, p)
+            fault_point(f"step:{t}:{p.done}")
+
         try:
-            self._run_steps(engine, loader, sampler, steps, t, task.name)
+            run_steps(engine, loader_at, steps, opt.grad_accum, task.name, pos,
+                      lambda b: to_device(b, dist_info.device, dtype), after_step, lambda: self._resume_point(t))
         finally:
+            bar.close()
             if hooks is not None:
                 hooks.remove()
             engine.destroy()
@@ -169,33 +222,42 @@ class ContinualTrainer:
         for p in peft_model.parameters():
             p.requires_grad_(False)
 
-    def _run_steps(self, engine, loader, sampler, steps: int, t: int, name: str) -> None:
-        gas = self.recipe.optim.grad_accum
-        dtype = next(engine.module.parameters()).dtype
-        bar = tqdm(total=steps, desc=f"task {t + 1}/{len(self.recipe.tasks)} {name}", disable=self.dist.rank != 0,
-                   dynamic_ncols=True)
-        engine.train()
-        epoch, done, micro = 0, 0, 0
-        while done < steps:
-            sampler.set_epoch(epoch)
-            for batch in loader:
-                if batch is None:
-                    raise ValueError(f"task {name}: every sample of a micro-batch was skipped as bad")
-                loss = engine(**to_device(batch, self.dist.device, dtype)).loss
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"task {name} step {done}: loss is {loss.item()}; stopping")
-                engine.backward(loss)
-                engine.step()
-                micro += 1
-                if micro % gas == 0:
-                    done += 1
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.3f}")
-                    self.writer.log_scalar(f"train/loss/{name}", loss.item())
-                    if done >= steps:
-                        break
-            epoch += 1
-        bar.close()
+    # ------------------------------------------------------------------ step checkpoints
+    def _save_step(self, engine, peft_model, trainable, t: int, task: TaskCfg, pos: Position) -> None:
+        """Every rank gathers (a collective) and writes its RNG; rank 0 seals the folder and moves ``latest``."""
+        label, out = task_label(t, task.name), self.out
+        training = gather_training_state(engine, trainable)
+        tmp = staging_dir(out, label, pos.done)
+        if self.dist.rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self._barrier()
+        write_rng(tmp, self.dist.rank)
+        self._barrier()
+        if self.dist.rank == 0:
+            state = StepState(t, task.name, pos.done, pos.epoch, pos.micro_in_epoch, self.recipe.optim.micro_batch_size,
+                              self.dist.world, self.writer.fingerprint, scheduler_state(engine))
+            save_step(out, label, state, training, lora_weights(peft_model), self.method.state(),
+                      self.recipe.checkpoint.keep_last)
+        self._barrier()
+
+    def _restore_position(self, engine, trainable, resume: StepCheckpoint) -> Position:
+        """Training state, RNG and data position of a step checkpoint; another world size re-splits the epoch."""
+        st = resume.state
+        restore_training_state(engine, trainable, resume.training, st.step, st.schedule)
+        restore_rng(resume.folder, self.dist.rank)
+        consumed = st.micro_in_epoch * st.world                     # micro-batches of the whole world
+        return Position(st.epoch, consumed // self.dist.world, st.step)
+
+    def _resume_point(self, t: int) -> str:
+        ckpt = load_latest(self.out, t, self.writer.fingerprint)
+        if ckpt is not None:
+            return f"{ckpt.folder} (step {ckpt.state.step})"
+        return "the previous task's checkpoint" if t else "the start of the run"
+
+    def _barrier(self) -> None:
+        if self.dist.world > 1:
+            torch.distributed.barrier()
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate_row(self, label: str) -> list[float]:

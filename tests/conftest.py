@@ -46,7 +46,10 @@ def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base
     return path
 
 
-def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = None,
+                 new_session: bool = False) -> subprocess.CompletedProcess:
+    """``new_session``: the launcher and its ranks get their own process group (what a fault kills)."""
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", **(env_extra or {})}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                          start_new_session=new_session)

@@ -1,0 +1,84 @@
+"""One task's optimizer steps: micro-batches with accumulation, the divergence guard, and the data position
+that step checkpoints record (so a resumed task reads exactly the batches an uninterrupted one would)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from .errors import UserError
+
+__all__ = ["Position", "TrainingDiverged", "SkipSampler", "run_steps"]
+
+
+class TrainingDiverged(UserError):
+    """A non-finite loss or gradient: training stops, the last good checkpoint stays the resume point."""
+
+
+@dataclass
+class Position:
+    epoch: int = 0
+    micro_in_epoch: int = 0        # micro-batches this rank has consumed in ``epoch``
+    done: int = 0                  # optimizer steps
+
+
+class SkipSampler(Sampler):
+    """The wrapped sampler's order without its first ``skip`` indices (resuming inside an epoch)."""
+
+    def __init__(self, sampler: Sampler, skip: int):
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        for i, idx in enumerate(self.sampler):
+            if i >= self.skip:
+                yield idx
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
+
+
+def _any_rank(flag: bool) -> bool:
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def _diverged(what: str, task: str, done: int, resume_point: str) -> TrainingDiverged:
+    return TrainingDiverged(f"task {task} step {done + 1}: {what} is not finite; stopped. Resume point kept: "
+                            f"{resume_point}. Lower optim.lr (or check the data), then rerun the same command")
+
+
+def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: int, task: str, pos: Position,
+              to_inputs: Callable[[dict], dict], after_step: Callable[[Position, float], None],
+              resume_point: Callable[[], str]) -> None:
+    """Train until ``pos.done == total``. ``loader_at(epoch, skip)`` yields an epoch's micro-batches after the
+    first ``skip``; ``after_step`` runs at every optimizer step (logging, checkpoints)."""
+    engine.train()
+    micro = pos.done * gas
+    while pos.done < total:
+        for batch in loader_at(pos.epoch, pos.micro_in_epoch):
+            if batch is None:
+                raise UserError(f"task {task}: every sample of a micro-batch was skipped as bad; fix the data")
+            loss = engine(**to_inputs(batch)).loss
+            if _any_rank(not torch.isfinite(loss).item()):
+                raise _diverged("the loss", task, pos.done, resume_point())
+            engine.backward(loss)
+            engine.step()
+            micro += 1
+            pos.micro_in_epoch += 1
+            if micro % gas:
+                continue
+            norm = engine.get_global_grad_norm()
+            if norm is not None and not math.isfinite(float(norm)):
+                raise _diverged("the gradient norm", task, pos.done, resume_point())
+            pos.done += 1
+            after_step(pos, loss.item())
+            if pos.done >= total:
+                return
+        pos.epoch, pos.micro_in_epoch = pos.epoch + 1, 0
