@@ -237,8 +237,13 @@ class ContinualTrainer:
         if self.dist.rank == 0:
             state = StepState(t, task.name, pos.done, pos.epoch, pos.micro_in_epoch, self.recipe.optim.micro_batch_size,
                               self.dist.world, self.writer.fingerprint, scheduler_state(engine))
-            save_step(out, label, state, training, lora_weights(peft_model), self.method.state(),
-                      self.recipe.checkpoint.keep_last)
+            try:
+                save_step(out, label, state, training, lora_weights(peft_model), self.method.state(),
+                          self.recipe.checkpoint.keep_last)
+            except OSError as exc:                       # e.g. a full disk: the previous checkpoint is untouched
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise UserError(f"saving the step checkpoint {tmp} failed ({exc.strerror or exc}); the resume point "
+                                f"is still {self._resume_point(t)}: free space, then rerun the same command") from None
         self._barrier()
 
     def _restore_position(self, engine, trainable, resume: StepCheckpoint) -> Position:
