@@ -3,9 +3,10 @@
     python -m eval.run --recipe recipes/tiny_image_seq.yaml --checkpoint runs/tiny_image_seq/task_03_position
     deepspeed --num_gpus 8 launch/eval.sh --recipe recipes/video_seq.yaml --checkpoint CKPT --tasks Counting
 
-Predictions go to ``<out>/<task>.jsonl`` (one line per question, in the benchmark's id order); ids already
-there are skipped, so an interrupted evaluation continues where it stopped. ``<out>/scores.json`` holds
-each task's score with the scorer that produced it.
+Predictions go to ``<out>/<task>.jsonl`` (one line per question, in the test file's order, with the
+benchmark's own fields as well: ``eval.layouts``); ids already there are skipped, so an interrupted
+evaluation continues where it stopped. ``<out>/scores.json`` holds each task's score with the scorer
+that produced it.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from eval.harness import predict, with_sample_scorers
+from eval.layouts import benchmark_fields
 from eval.scorers import score_task
 from keeplora.config import check_files, load_recipe
 from keeplora.errors import UserError
@@ -48,7 +50,8 @@ def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: P
         new = predict(model, encoder, todo, recipe.eval.batch_size, recipe.eval.max_new_tokens, dist_info.device)
         if dist_info.rank == 0 and new:
             with path.open("a") as f:
-                f.writelines(json.dumps(p) + "\n" for p in new)
+                f.writelines(json.dumps({**p, **benchmark_fields(task.scorer, p, Path(checkpoint).name)}) + "\n"
+                             for p in new)
         done.update({str(p["id"]): p for p in new})
         preds = with_sample_scorers([{**done[s.id], "answers": s.answers} for s in samples], samples)
         result = score_task(task.scorer, preds)

@@ -19,7 +19,8 @@ def test_eval_run_scores_and_resumes(tmp_path, tiny_data):
     assert first.returncode == 0, first.stderr[-2000:]
     scores = json.loads((tmp_path / "ev" / "scores.json").read_text())["tasks"]
     assert set(scores) == {"color"} and scores["color"]["n"] == 8 and scores["color"]["resumed"] == 0
-    assert len((tmp_path / "ev" / "color.jsonl").read_text().splitlines()) == 8
+    lines = [json.loads(x) for x in (tmp_path / "ev" / "color.jsonl").read_text().splitlines()]
+    assert len(lines) == 8 and {"question_id", "prompt", "text", "model_id"} <= set(lines[0])   # LLaVA layout
     second = run_launcher(cmd)
     assert second.returncode == 0 and "8 resumed" in second.stdout
     bad = run_launcher(base + ["--tasks", "nope"])

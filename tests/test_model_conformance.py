@@ -77,7 +77,13 @@ def run_task_cycle(family: str, tmp_path):
     assert [p["id"] for p in preds] == [s.id for s in samples]
 
     model.save_pretrained(tmp_path / "ckpt")
-    reloaded = adapter.model_cls.from_pretrained(tmp_path / "ckpt")
+    loaded.tokenizer.save_pretrained(tmp_path / "ckpt")
+    reloaded = adapter.model_cls.from_pretrained(tmp_path / "ckpt")          # a plain transformers checkpoint
+    again = adapter.load(recipe.model.model_copy(update={"name_or_path": str(tmp_path / "ckpt")}))
+    assert again.chat_template == loaded.chat_template and again.media_tokens == loaded.media_tokens
+    rebatch = collate_train([Encoder(adapter, again, recipe.model, 512).encode(s) for s in samples],
+                            again.tokenizer.pad_token_id)
+    assert torch.equal(rebatch["input_ids"], batch["input_ids"])              # same prompts after reloading
     with torch.no_grad():
         model.eval(), reloaded.eval()
         assert torch.allclose(model(**batch).logits, reloaded(**batch).logits, atol=1e-5)

@@ -133,6 +133,8 @@ class LlavaFamilyAdapter(ModelAdapter):
             template, stats = load_chat_template(cfg.name_or_path, tokenizer), _processor_stats(cfg.name_or_path)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        if template is not None:
+            tokenizer.chat_template = template          # saved with every checkpoint: eval prompts = training prompts
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.requires_grad_(False)
