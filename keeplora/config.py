@@ -77,7 +77,12 @@ class SubspaceCfg(_Strict):
     grad_batch_size: int = Field(4, ge=1)
     """Micro-batch size of the gradient passes."""
     randomized_svd: bool = False
-    """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD."""
+    """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD (exact path only)."""
+    gradient: Literal["sketch", "exact"] = "sketch"
+    """Task gradient: ``sketch`` streams a randomized sketch (no weight gradient is ever formed; see
+    ``keeplora/core/sketch.py``); ``exact`` materialises every weight gradient, as the official code does."""
+    sketch_rank: Optional[int] = Field(None, ge=1)
+    """Sketch size k (directions recovered per layer; also the most the basis can grow per task); null = 2r."""
 
 
 class LayerScaleCfg(_Strict):

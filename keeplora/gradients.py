@@ -3,6 +3,9 @@
 * ``mean_gradients``: the data-averaged gradient of each weight (method step 1 and the LLaVA/video
   "grad" basis growth). Computed exactly here; batches of the evenly spaced subset are sharded over
   ranks and the sums all-reduced, so every rank ends with the same mean.
+* ``sketch_gradients``: the default. The same gradient, never formed: forward hooks keep each layer's
+  input, a hook on its output gradient streams both into a small randomized sketch (``core.sketch``);
+  base weights never require grad, so no (d_out × d_in) gradient is materialised.
 * ``input_covariances``: ``Σ x xᵀ`` of each layer's inputs over non-padding tokens (the "features"
   growth of the CLIP code, streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
 """
@@ -14,7 +17,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["subset_indices", "mean_gradients", "input_covariances"]
+from .core import GradientSketch, SketchResult
+
+__all__ = ["subset_indices", "mean_gradients", "sketch_gradients", "input_covariances"]
 
 
 def subset_indices(n: int, ratio: float) -> list[int]:
@@ -58,6 +63,45 @@ def mean_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iter
     if count.item() == 0:
         raise ValueError("no batch to estimate the task gradient from (empty task subset)")
     return {n: s / count for n, s in sums.items()}
+
+
+def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                     forward: Callable[[nn.Module, dict], torch.Tensor], bases: dict[str, torch.Tensor | None],
+                     k: int, seed: int) -> dict[str, SketchResult]:
+    """Residual directions of each layer's mean gradient over batches (and ranks), from streamed sketches.
+
+    Only activation gradients flow (the input embeddings are made to require grad); the sketches are
+    seeded per layer identically on every rank and summed with one all-reduce.
+    """
+    sketches = {n: GradientSketch(layer.in_features, layer.out_features, bases.get(n), k, seed + i,
+                                  layer.weight.device) for i, (n, layer) in enumerate(sorted(layers.items()))}
+
+    def hook(name):
+        def fn(_module, args, output):
+            if output.requires_grad:
+                x = args[0].detach()
+                output.register_hook(lambda g: sketches[name].update(x.reshape(-1, x.shape[-1]),
+                                                                     g.reshape(-1, g.shape[-1])))
+        return fn
+
+    handles = [layer.register_forward_hook(hook(name)) for name, layer in layers.items()]
+    count = torch.zeros(1, device=next(iter(layers.values())).weight.device)
+    was_training = model.training
+    model.eval()
+    model.enable_input_require_grads()
+    try:
+        for batch in batches:
+            forward(model, batch).backward()
+            count += 1
+    finally:
+        for h in handles:
+            h.remove()
+        model.disable_input_require_grads()
+        model.train(was_training)
+    _all_reduce_sum([t for s in sketches.values() for t in s.tensors()] + [count])
+    if count.item() == 0:
+        raise ValueError("no batch to estimate the task gradient from (empty task subset)")
+    return {n: s.result(int(count.item())) for n, s in sketches.items()}
 
 
 @torch.no_grad()

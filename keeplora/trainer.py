@@ -34,7 +34,7 @@ from .dist import DistInfo, build_ds_config, make_engine
 from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
 from .errors import UserError
 from .faults import fault_point
-from .gradients import input_covariances, mean_gradients, subset_indices
+from .gradients import input_covariances, mean_gradients, sketch_gradients, subset_indices
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_lora
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
@@ -133,9 +133,13 @@ class ContinualTrainer:
     def _context(self, t: int, task: TaskCfg) -> TaskContext:
         layers = {n: self.model.get_submodule(n) for n in self.layer_index}
         batches = partial(self._subset_batches, t)
+        sub = self.recipe.subspace
+        k = sub.sketch_rank or 2 * self.recipe.lora.r
         return TaskContext(t, task.name, self.model, layers, self.layer_index,
                            gradients=lambda: mean_gradients(self.model, layers, batches(), self._loss),
-                           covariances=lambda: input_covariances(self.model, layers, batches(), self._loss))
+                           covariances=lambda: input_covariances(self.model, layers, batches(), self._loss),
+                           sketches=lambda bases: sketch_gradients(self.model, layers, batches(), self._loss, bases,
+                                                                   k, self.recipe.seed + 1000 * t))
 
     # ------------------------------------------------------------------ data
     def _dataset(self, t: int) -> EncodedDataset:

@@ -13,7 +13,7 @@ from data_prep.tiny_synth import _write_clip
 from eval.harness import predict
 from keeplora.config import load_recipe
 from keeplora.data import Encoder, Sample, collate_train
-from keeplora.gradients import mean_gradients
+from keeplora.gradients import mean_gradients, sketch_gradients
 from keeplora.lora import inject_lora, merge_lora
 from keeplora.methods import TaskContext, get_method
 from keeplora.models import MODELS, get_adapter
@@ -53,8 +53,10 @@ def run_task_cycle(family: str, tmp_path):
     layers = {n: model.get_submodule(n) for n in targets}
     method = get_method("keeplora_pp")(recipe)
     ctx = TaskContext(0, "t", model, layers, targets, covariances=dict,
-                      gradients=lambda: mean_gradients(ctx.model, ctx.layers, [batch], loss_fn))
-    init_a = method.begin_task(ctx)
+                      gradients=lambda: mean_gradients(ctx.model, ctx.layers, [batch], loss_fn),
+                      sketches=lambda bases: sketch_gradients(ctx.model, ctx.layers, [batch], loss_fn, bases, 8, 0))
+    init_a = method.begin_task(ctx)                      # the default streamed sketch: no weight gradient
+    assert all(p.grad is None and not p.requires_grad for p in model.parameters())
     peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), init_a, train_a=False)
     trainable = [p for p in peft.parameters() if p.requires_grad]
     assert trainable and all(p.grad is None for p in trainable)

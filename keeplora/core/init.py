@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .sketch import SketchResult
 from .subspace import orthonormal_columns, project_off
 
 __all__ = ["residual_init"]
@@ -42,6 +43,23 @@ def residual_init(grad: torch.Tensor, basis: torch.Tensor | None, rank: int, *, 
     else:
         _, _, vh = torch.linalg.svd(g_hat, full_matrices=False)
         rows = vh[:rank]
+    return _residual_rows(rows, basis, rank, seed, out_dtype)
+
+
+def residual_init_from_sketch(sketch: SketchResult, basis: torch.Tensor | None, rank: int, *, seed: int = 0,
+                              out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """LoRA ``A`` (rank, d_in) from a streamed gradient sketch: its top ``rank`` residual directions."""
+    d_in = sketch.directions.shape[0]
+    k = 0 if basis is None else basis.shape[1]
+    if rank > d_in - k:
+        raise ValueError(f"LoRA rank {rank} exceeds the residual dimension d_in - k = {d_in} - {k} = {d_in - k}; "
+                         f"lower lora.r or the weight energy (epsilon_w)")
+    return _residual_rows(sketch.directions[:, :rank].T, basis, rank, seed, out_dtype)
+
+
+def _residual_rows(rows: torch.Tensor, basis: torch.Tensor | None, rank: int, seed: int,
+                   out_dtype: torch.dtype) -> torch.Tensor:
+    """Rows re-projected off ``basis``, orthonormalised, completed to ``rank``: the final A."""
     a = orthonormal_columns(rows.T, against=basis)                        # (d_in, <=rank)
     if a.shape[1] < rank:
         a = _complete(a, basis, rank, seed)

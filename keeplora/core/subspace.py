@@ -95,11 +95,32 @@ def grow_basis(basis: torch.Tensor | None, R: torch.Tensor, energy: float,
     if acc >= energy:
         return b.to(out_dtype)
     u, s, _ = torch.linalg.svd(r_hat, full_matrices=False)
+    return _add_directions(b, u, s, float(total), acc, energy).to(out_dtype)
+
+
+def grow_basis_from_sketch(basis: torch.Tensor | None, sketch, energy: float,
+                           out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``grow_basis`` on a streamed gradient sketch (``core.sketch``): the same rule, with ‖R‖² and ‖R̂‖²
+    estimated from the sketch and at most its ``k`` directions added per task."""
+    _check_energy(energy, "feature energy (epsilon_f)")
+    d_in = sketch.directions.shape[0]
+    b = torch.zeros(d_in, 0) if basis is None else basis.to(torch.float32)
+    if sketch.total_energy == 0 or b.shape[1] >= d_in:
+        return b.to(out_dtype)
+    acc = (sketch.total_energy - sketch.residual_energy) / sketch.total_energy
+    if acc >= energy:
+        return b.to(out_dtype)
+    return _add_directions(b, sketch.directions.cpu(), sketch.sigma.cpu(), sketch.total_energy, acc,
+                           energy).to(out_dtype)
+
+
+def _add_directions(b: torch.Tensor, u: torch.Tensor, s: torch.Tensor, total: float, acc: float,
+                    energy: float) -> torch.Tensor:
+    """The first ``m`` columns of ``u`` with ``acc + Σ_{k<=m} s_k²/total`` first reaching ``energy``."""
     before = acc + torch.cumsum(s.square() / total, 0) - s.square() / total   # share before adding k
-    m = int((before < energy).sum())
-    m = min(m, d_in - b.shape[1])
-    new = orthonormal_columns(u[:, :m], against=b)
-    return torch.cat([b, new], dim=1).to(out_dtype)
+    m = min(int((before < energy).sum()), b.shape[0] - b.shape[1])
+    new = orthonormal_columns(u[:, :m].to(torch.float32), against=b)
+    return torch.cat([b, new], dim=1)
 
 
 def leak(delta_w: torch.Tensor, basis: torch.Tensor | None) -> float:

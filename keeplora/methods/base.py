@@ -18,8 +18,8 @@ __all__ = ["Method", "TaskContext"]
 class TaskContext:
     """What a hook may use: the merged model (no LoRA), its adapted layers, and the task's statistics.
 
-    ``gradients()`` and ``covariances()`` run passes over the task's evenly spaced subset
-    (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
+    ``gradients()``, ``sketches(bases)`` and ``covariances()`` run passes over the task's evenly spaced
+    subset (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
     """
     index: int
     name: str
@@ -28,6 +28,7 @@ class TaskContext:
     layer_index: dict[str, int]
     gradients: Callable[[], dict[str, torch.Tensor]]
     covariances: Callable[[], dict[str, torch.Tensor]]
+    sketches: Callable[[dict[str, torch.Tensor]], dict] | None = None
 
 
 class Method:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from ..core import covariance_root, grow_basis, principal_basis, residual_init
+from ..core import (
+    covariance_root,
+    grow_basis,
+    grow_basis_from_sketch,
+    principal_basis,
+    residual_init,
+    residual_init_from_sketch,
+)
 from . import register_method
 from .base import Method, TaskContext, depth_scales
 
@@ -36,8 +43,13 @@ class KeepLoRAPlusPlus(Method):
         sub = self.recipe.subspace
         if not self.bases:                                        # step 0, once: pretrained principal bases
             self.bases = {n: principal_basis(l.weight, sub.weight_energy) for n, l in ctx.layers.items()}
+        r = self.recipe.lora.r
+        if sub.gradient == "sketch":                              # steps 1-2 from a streamed gradient sketch
+            sketch = ctx.sketches(self.bases)
+            return {n: residual_init_from_sketch(sketch[n], self.bases[n], r, seed=self.recipe.seed)
+                    for n in ctx.layers}
         grads = ctx.gradients()                                   # step 1: mean task gradient, LoRA absent
-        return {n: residual_init(grads[n], self.bases[n], self.recipe.lora.r, randomized=sub.randomized_svd,
+        return {n: residual_init(grads[n], self.bases[n], r, randomized=sub.randomized_svd,
                                  seed=self.recipe.seed) for n in ctx.layers}          # step 2
 
     def on_engine(self, engine, peft_model):
@@ -51,6 +63,10 @@ class KeepLoRAPlusPlus(Method):
 
     def end_task(self, ctx: TaskContext) -> None:
         sub = self.recipe.subspace
+        if sub.growth == "grad" and sub.gradient == "sketch":
+            sketch = ctx.sketches(self.bases)
+            self.bases = {n: grow_basis_from_sketch(self.bases[n], sketch[n], sub.feature_energy) for n in ctx.layers}
+            return
         if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ
             stats = {n: g.T for n, g in ctx.gradients().items()}
         else:                                                     # CLIP: layer inputs, via Σ x xᵀ
