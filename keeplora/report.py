@@ -30,6 +30,7 @@ class RunWriter:
         self.diagnostics: dict[str, dict] = {}
         self.notes: dict[str, str] = {}       # task -> why its score is not the official computation
         self.skipped: dict[str, dict] = {}    # task -> {"count", "examples"} (data.on_bad_sample: skip)
+        self.timings: dict[str, dict] = {}    # task -> seconds per stage (task start, train, task end, eval)
         self.console = Console()
         self._tb = None
         self._step: dict[str, int] = {}
@@ -118,6 +119,8 @@ class RunWriter:
             data["notes"] = self.notes
         if self.skipped:
             data["skipped"] = self.skipped
+        if self.timings:
+            data["timings"] = self.timings
         if self.is_main:
             atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
         return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
+import time
 from functools import partial
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def _check_scorers(recipe: Recipe) -> None:
     from eval.scorers import check_scorer
     for i, task in enumerate(recipe.tasks):
         check_scorer(task.scorer, f"tasks[{i}].scorer ({task.name})")
+
+
+class _Stopwatch:
+    """Wall time of each stage of a task, for ``metrics.json`` (where a 7B task spends its hours)."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 class ContinualTrainer:
@@ -100,31 +114,41 @@ class ContinualTrainer:
         if start == 0 and self.recipe.eval.zero_shot:
             self.writer.zero_shot = self._evaluate_row("zero-shot")
         for t, task in enumerate(self.recipe.tasks):
-            if t < start:
-                continue
-            torch.manual_seed(self.recipe.seed + 1 + t)      # a resumed task draws what an uninterrupted one would
-            resume = load_latest(self.out, t, self.writer.fingerprint)
-            if resume is None:
-                fault_point(f"begin_task:{t}")
-                init_a = self.method.begin_task(self._context(t, task))
-            else:                                            # mid-task: A, B and the bases come from the checkpoint
-                self.method.load_state(resume.method)
-                init_a = None
-                self._announce(f"resuming task {task.name} at step {resume.state.step} ({resume.folder})")
-            peft_model = inject_lora(self.model, list(self.layer_index), self.recipe.lora,
-                                     self.method.scales(self.layer_index), init_a, self.method.train_a)
-            if resume is not None:
-                load_lora_weights(peft_model, resume.lora)
-            self._train_task(peft_model, t, task, resume)
-            self.writer.add_diagnostics(task.name, update_diagnostics(peft_model, self.method, self.layer_index))
-            self.model = merge_lora(peft_model)
-            self.method.end_task(self._context(t, task))
-            self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe)
-            fault_point(f"eval:{t}")
-            self.writer.add_row(self._evaluate_row(f"after {task.name}"))
-            if self.dist.rank == 0:
-                drop_task(self.out, task_label(t, task.name))
+            if t >= start:
+                self._run_task(t, task)
         return self.writer.finish()
+
+    def _run_task(self, t: int, task: TaskCfg) -> None:
+        """begin_task (or a step checkpoint) → train → merge → end_task → save → evaluate every task."""
+        clock = _Stopwatch()
+        torch.manual_seed(self.recipe.seed + 1 + t)          # a resumed task draws what an uninterrupted one would
+        resume = load_latest(self.out, t, self.writer.fingerprint)
+        if resume is None:
+            fault_point(f"begin_task:{t}")
+            init_a = self.method.begin_task(self._context(t, task))
+        else:                                                # mid-task: A, B and the bases come from the checkpoint
+            self.method.load_state(resume.method)
+            init_a = None
+            self._announce(f"resuming task {task.name} at step {resume.state.step} ({resume.folder})")
+        peft_model = inject_lora(self.model, list(self.layer_index), self.recipe.lora,
+                                 self.method.scales(self.layer_index), init_a, self.method.train_a)
+        if resume is not None:
+            load_lora_weights(peft_model, resume.lora)
+        clock.lap("task_start_s")
+        self._train_task(peft_model, t, task, resume)
+        clock.lap("train_s")
+        self.writer.add_diagnostics(task.name, update_diagnostics(peft_model, self.method, self.layer_index))
+        self.model = merge_lora(peft_model)
+        self.method.end_task(self._context(t, task))
+        clock.lap("task_end_s")
+        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe)
+        fault_point(f"eval:{t}")
+        row = self._evaluate_row(f"after {task.name}")
+        clock.lap("eval_s")
+        self.writer.timings[task.name] = clock.laps
+        self.writer.add_row(row)
+        if self.dist.rank == 0:
+            drop_task(self.out, task_label(t, task.name))
 
     def _announce(self, text: str) -> None:
         if self.dist.rank == 0:

@@ -49,8 +49,10 @@ def test_killed_at_every_stage_resumes_bit_identical(tmp_path, tiny_data):
     assert all((wa[k] == wb[k]).all() for k in wa)
     ba, bb = load_file(a / "bases/task_03_position.safetensors"), load_file(b / "bases/task_03_position.safetensors")
     assert all((ba[k] == bb[k]).all() for k in ba)
-    for name in ("metrics.json", "diagnostics.json"):
-        assert json.loads((a / name).read_text()) == json.loads((b / name).read_text()), name
+    ma, mb = (json.loads((x / "metrics.json").read_text()) for x in (a, b))
+    assert set(ma.pop("timings")) == set(mb.pop("timings")) == set(TASKS)              # wall times differ
+    assert ma == mb
+    assert json.loads((a / "diagnostics.json").read_text()) == json.loads((b / "diagnostics.json").read_text())
     assert not (b / "checkpoints" / "task_03_position").exists()              # finished tasks drop theirs
 
 
