@@ -51,7 +51,8 @@ class ModelCfg(_Strict):
 
 class MethodCfg(_Strict):
     name: str = "keeplora_pp"
-    """Continual-learning method in the method registry: ``keeplora_pp`` | ``keeplora`` | ``seq_lora``."""
+    """Continual-learning method in the method registry: ``keeplora_pp`` | ``keeplora`` | ``seq_lora`` |
+    ``inflora`` | ``olora``."""
 
 
 class LoraCfg(_Strict):
@@ -78,6 +79,10 @@ class SubspaceCfg(_Strict):
     """Micro-batch size of the gradient passes."""
     randomized_svd: bool = False
     """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD (exact path only)."""
+    principal: bool = True
+    """Protect the pretrained weights' principal subspace (ablation: false starts from an empty basis)."""
+    grow: bool = True
+    """Grow the basis with each finished task's directions (ablation: false protects the principal part only)."""
     gradient: Literal["sketch", "exact"] = "sketch"
     """Task gradient: ``sketch`` streams a randomized sketch (no weight gradient is ever formed; see
     ``keeplora/core/sketch.py``); ``exact`` materialises every weight gradient, as the official code does."""

@@ -56,9 +56,10 @@ def _diverged(what: str, task: str, done: int, resume_point: str) -> TrainingDiv
 
 def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: int, task: str, pos: Position,
               to_inputs: Callable[[dict], dict], after_step: Callable[[Position, float], None],
-              resume_point: Callable[[], str]) -> None:
+              resume_point: Callable[[], str], regularizer: Callable[[], torch.Tensor | None]) -> None:
     """Train until ``pos.done == total``. ``loader_at(epoch, skip)`` yields an epoch's micro-batches after the
-    first ``skip``; ``after_step`` runs at every optimizer step (logging, checkpoints)."""
+    first ``skip``; ``regularizer()`` is added to each loss (the method's); ``after_step`` runs at every
+    optimizer step (logging, checkpoints)."""
     engine.train()
     micro = pos.done * gas
     while pos.done < total:
@@ -66,6 +67,9 @@ def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: 
             if batch is None:
                 raise UserError(f"task {task}: every sample of a micro-batch was skipped as bad; fix the data")
             loss = engine(**to_inputs(batch)).loss
+            extra = regularizer()
+            if extra is not None:
+                loss = loss + extra
             if _any_rank(not torch.isfinite(loss).item()):
                 raise _diverged("the loss", task, pos.done, resume_point())
             engine.backward(loss)

@@ -240,7 +240,8 @@ class ContinualTrainer:
 
         try:
             run_steps(engine, loader_at, steps, opt.grad_accum, task.name, pos,
-                      lambda b: to_device(b, dist_info.device, dtype), after_step, lambda: self._resume_point(t))
+                      lambda b: to_device(b, dist_info.device, dtype), after_step, lambda: self._resume_point(t),
+                      self.method.regularizer)
         finally:
             bar.close()
             if hooks is not None:

@@ -18,4 +18,4 @@ def get_method(name: str) -> type[Method]:
     return METHODS.get(name)
 
 
-from . import keeplora, seq_lora  # noqa: E402,F401  (register the built-in methods)
+from . import inflora, keeplora, olora, seq_lora  # noqa: E402,F401  (register the built-in methods)

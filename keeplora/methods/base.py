@@ -55,6 +55,10 @@ class Method:
         """Called once the task's DeepSpeed engine exists; may return a handle with ``remove()``."""
         return None
 
+    def regularizer(self) -> torch.Tensor | None:
+        """A term added to every micro-batch's loss during training (O-LoRA's orthogonality), or None."""
+        return None
+
     def end_task(self, ctx: TaskContext) -> None:
         """Called on the merged model after the task's LoRA is folded in."""
 

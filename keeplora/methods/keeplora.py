@@ -42,7 +42,8 @@ class KeepLoRAPlusPlus(Method):
     def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
         sub = self.recipe.subspace
         if not self.bases:                                        # step 0, once: pretrained principal bases
-            self.bases = {n: principal_basis(l.weight, sub.weight_energy) for n, l in ctx.layers.items()}
+            self.bases = {n: principal_basis(l.weight, sub.weight_energy) if sub.principal
+                          else torch.zeros(l.in_features, 0) for n, l in ctx.layers.items()}
         r = self.recipe.lora.r
         if sub.gradient == "sketch":                              # steps 1-2 from a streamed gradient sketch
             sketch = ctx.sketches(self.bases)
@@ -63,6 +64,8 @@ class KeepLoRAPlusPlus(Method):
 
     def end_task(self, ctx: TaskContext) -> None:
         sub = self.recipe.subspace
+        if not sub.grow:                                          # ablation: the principal part only
+            return
         if sub.growth == "grad" and sub.gradient == "sketch":
             sketch = ctx.sketches(self.bases)
             self.bases = {n: grow_basis_from_sketch(self.bases[n], sketch[n], sub.feature_energy) for n in ctx.layers}

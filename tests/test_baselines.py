@@ -1,0 +1,92 @@
+"""Baseline methods on the same lifecycle: InfLoRA (designed A from inputs, DualGPM-style growth), O-LoRA
+(orthogonality penalty between tasks' A), and the KeepLoRA ablation switches."""
+import json
+
+import pytest
+import torch
+
+from keeplora.config import load_recipe
+from keeplora.data import Encoder, collate_train, read_train_file
+from keeplora.gradients import input_covariances, mean_gradients, sketch_gradients
+from keeplora.lora import inject_lora, merge_lora
+from keeplora.methods import TaskContext, get_method
+from keeplora.models import get_adapter
+
+from .conftest import ROOT, run_launcher, tiny_recipe
+
+
+@pytest.fixture
+def setup(tiny_data):
+    def make(method, *over):
+        recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"method.name={method}", *over])
+        adapter = get_adapter("llava")
+        loaded = adapter.load(recipe.model, seed=0)
+        enc = Encoder(adapter, loaded, recipe.model, 256)
+        batches = {t: [collate_train([enc.encode(s) for s in read_train_file(tiny_data / t / "train.json")[:8]],
+                                     loaded.tokenizer.pad_token_id)] for t in ("color", "shape")}
+        targets = adapter.lora_targets(loaded.model)
+        return recipe, loaded.model, targets, batches, get_method(method)(recipe)
+    return make
+
+
+def _ctx(model, targets, batches):
+    layers = {n: model.get_submodule(n) for n in targets}
+
+    def loss(m, b):
+        return m(**b).loss
+    return TaskContext(0, "t", model, layers, targets,
+                       gradients=lambda: mean_gradients(model, layers, batches, loss),
+                       covariances=lambda: input_covariances(model, layers, batches, loss),
+                       sketches=lambda bases: sketch_gradients(model, layers, batches, loss, bases, 8, 0))
+
+
+def test_inflora_designs_a_outside_the_earlier_tasks_inputs(setup):
+    recipe, model, targets, batches, method = setup("inflora")
+    a0 = method.begin_task(_ctx(model, targets, batches["color"]))
+    assert all(b.shape[1] == 0 for b in method.bases.values())                     # no pretrained protection
+    method.end_task(_ctx(model, targets, batches["color"]))
+    grown = {n: b.shape[1] for n, b in method.bases.items()}
+    assert min(grown.values()) > 0
+    a1 = method.begin_task(_ctx(model, targets, batches["shape"]))
+    for n in targets:
+        assert a0[n].shape == a1[n].shape == (recipe.lora.r, model.get_submodule(n).in_features)
+        assert (a1[n] @ method.bases[n]).abs().max() < 1e-4
+
+
+def test_olora_penalty_pushes_the_new_a_off_the_old_ones(setup):
+    recipe, model, targets, batches, method = setup("olora")
+    assert method.regularizer() is None
+    peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), None, True)
+    method.on_engine(None, peft)
+    model = merge_lora(peft)
+    method.end_task(None)
+    peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), None, True)
+    method.on_engine(None, peft)
+    a_params = [p for n, p in peft.named_parameters() if "lora_A" in n]
+    opt = torch.optim.SGD(a_params, lr=1.0)
+    first = float(method.regularizer().detach())
+    for _ in range(50):
+        opt.zero_grad()
+        method.regularizer().backward()
+        opt.step()
+    assert first > 0 and float(method.regularizer().detach()) < 0.2 * first
+    assert set(method.state()) == set(targets)
+    assert all(a.shape[1] == recipe.lora.r for a in method.state().values())       # one task's A rows
+
+
+def test_ablation_switches(setup):
+    _, model, targets, batches, method = setup("keeplora_pp", "subspace.principal=false", "subspace.grow=false")
+    method.begin_task(_ctx(model, targets, batches["color"]))
+    method.end_task(_ctx(model, targets, batches["color"]))
+    assert all(b.shape[1] == 0 for b in method.bases.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["olora", "inflora"])
+def test_baselines_run_through_the_launcher(method, tmp_path, tiny_data):
+    recipe = tiny_recipe(tmp_path, tiny_data, method, method__name=method, optim__max_steps=4,
+                         optim__micro_batch_size=8)
+    proc = run_launcher(["bash", "launch/train.sh", str(recipe)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(json.loads((tmp_path / method / "metrics.json").read_text())["matrix"]) == 2
+    assert (tmp_path / method / "bases" / "task_02_shape.safetensors").is_file()
