@@ -21,13 +21,12 @@ from .common import (
     ConvertError,
     TaskFiles,
     cli,
+    convert_tasks,
     find_dir,
     find_file,
     read_json,
     resolve,
     train_record,
-    write_manifest,
-    write_task,
 )
 
 __all__ = ["TASKS", "convert", "grounding_answer"]
@@ -89,8 +88,7 @@ def _convert_task(src: Path, task: str) -> TaskFiles:
 
 
 def convert(src: str | Path, out: str | Path, tasks=tuple(TASKS)) -> dict:
-    src, out = Path(src), Path(out)
-    return write_manifest(out, "CoIN", src, {t: write_task(out, t, _convert_task(src, t)) for t in tasks})
+    return convert_tasks("CoIN", src, out, tasks, _convert_task)
 
 
 def main(argv: list[str] | None = None) -> int:

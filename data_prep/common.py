@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["ConvertError", "TaskFiles", "read_json", "find_file", "find_dir", "resolve", "train_record",
-           "write_task", "write_manifest", "cli"]
+           "write_task", "write_manifest", "convert_tasks", "cli"]
 
 LEADING_MEDIA = re.compile(r"^\s*(?:<(?:image|video)>\s*)+")
 
@@ -102,6 +102,12 @@ def write_task(out: Path, task: str, files: TaskFiles) -> dict:
     stats["missing_media"] = {"train": len(files.missing_train), "test": len(files.missing_test),
                               "first": (files.missing_train + files.missing_test)[:5]}
     return stats
+
+
+def convert_tasks(benchmark: str, src, out, tasks, convert_task: Callable[[Path, str], TaskFiles]) -> dict:
+    """Convert each task with ``convert_task(src, task)``, write its files, then the manifest."""
+    src, out = Path(src), Path(out)
+    return write_manifest(out, benchmark, src, {t: write_task(out, t, convert_task(src, t)) for t in tasks})
 
 
 def write_manifest(out: Path, benchmark: str, src: Path, tasks: dict[str, dict]) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import TaskFiles, cli, find_dir, find_file, read_json, resolve, train_record, write_manifest, write_task
+from .common import TaskFiles, cli, convert_tasks, find_dir, find_file, read_json, resolve, train_record
 
 __all__ = ["TASKS", "convert", "sci_scorer"]
 
@@ -61,8 +61,7 @@ def _convert_task(src: Path, task: str) -> TaskFiles:
 
 
 def convert(src: str | Path, out: str | Path, tasks=tuple(TASKS)) -> dict:
-    src, out = Path(src), Path(out)
-    return write_manifest(out, "MLLM-DCL", src, {t: write_task(out, t, _convert_task(src, t)) for t in tasks})
+    return convert_tasks("MLLM-DCL", src, out, tasks, _convert_task)
 
 
 def main(argv: list[str] | None = None) -> int:
