@@ -67,11 +67,17 @@ class RunWriter:
             (self.out / MANIFEST).unlink(missing_ok=True)
 
     def restore(self, manifest: dict) -> None:
-        """Rows and diagnostics of the tasks a resumed run already finished."""
+        """Rows, diagnostics, stage timings and skip counts of the tasks a resumed run already finished."""
         self.zero_shot, self.matrix = manifest["zero_shot"], manifest["matrix"]
+        done = set(manifest["tasks_done"])
         diag = self.out / "diagnostics.json"
         if diag.is_file():
-            self.diagnostics = {k: v for k, v in json.loads(diag.read_text()).items() if k in manifest["tasks_done"]}
+            self.diagnostics = {k: v for k, v in json.loads(diag.read_text()).items() if k in done}
+        metrics = self.out / "metrics.json"
+        if metrics.is_file():
+            data = json.loads(metrics.read_text())
+            self.timings = {k: v for k, v in data.get("timings", {}).items() if k in done}
+            self.skipped = {k: v for k, v in data.get("skipped", {}).items() if k in done}
 
     def save_task(self, t: int, name: str, model, tokenizer, method, recipe) -> None:
         label = task_label(t, name)
