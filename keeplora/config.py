@@ -52,7 +52,7 @@ class ModelCfg(_Strict):
 class MethodCfg(_Strict):
     name: str = "keeplora_pp"
     """Continual-learning method in the method registry: ``keeplora_pp`` | ``keeplora`` | ``seq_lora`` |
-    ``inflora`` | ``olora``."""
+    ``inflora`` | ``olora`` | ``joint`` (multitask upper bound)."""
 
 
 class LoraCfg(_Strict):

@@ -114,7 +114,9 @@ class ContinualTrainer:
         if start == 0 and self.recipe.eval.zero_shot:
             self.writer.zero_shot = self._evaluate_row("zero-shot")
         for t, task in enumerate(self.recipe.tasks):
-            if t >= start:
+            if self.method.trains_on_all_tasks and t > 0:   # joint: the one model's row stands for every stage
+                self.writer.add_row(list(self.writer.matrix[-1]))
+            elif t >= start:
                 self._run_task(t, task)
         return self.writer.finish()
 
@@ -167,7 +169,9 @@ class ContinualTrainer:
 
     # ------------------------------------------------------------------ data
     def _dataset(self, t: int) -> EncodedDataset:
-        return EncodedDataset(self.train_sets[t], self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
+        samples = [s for part in self.train_sets for s in part] if self.method.trains_on_all_tasks \
+            else self.train_sets[t]
+        return EncodedDataset(samples, self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
 
     def _subset_batches(self, t: int):
         """This rank's share of the evenly spaced ``grad_ratio`` subset, in micro-batches."""

@@ -82,11 +82,27 @@ def test_ablation_switches(setup):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["olora", "inflora"])
+@pytest.mark.parametrize("method", ["olora", "inflora", "joint"])
 def test_baselines_run_through_the_launcher(method, tmp_path, tiny_data):
     recipe = tiny_recipe(tmp_path, tiny_data, method, method__name=method, optim__max_steps=4,
                          optim__micro_batch_size=8)
     proc = run_launcher(["bash", "launch/train.sh", str(recipe)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(json.loads((tmp_path / method / "metrics.json").read_text())["matrix"]) == 2
-    assert (tmp_path / method / "bases" / "task_02_shape.safetensors").is_file()
+    matrix = json.loads((tmp_path / method / "metrics.json").read_text())["matrix"]
+    assert len(matrix) == 2
+    if method == "joint":                                    # one model trained once on both tasks
+        assert matrix[0] == matrix[1] and not (tmp_path / method / "task_02_shape").exists()
+    else:
+        assert (tmp_path / method / "bases" / "task_02_shape.safetensors").is_file()
+
+
+def test_joint_trains_on_the_union_of_the_tasks():
+    from types import SimpleNamespace
+
+    from keeplora.trainer import ContinualTrainer
+    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", ["method.name=joint"])
+    fake = SimpleNamespace(method=get_method("joint")(recipe), train_sets=[["a", "b"], ["c"], ["d"]], encoder=None,
+                           recipe=recipe)
+    assert len(ContinualTrainer._dataset(fake, 0)) == 4
+    fake.method = get_method("seq_lora")(recipe)
+    assert len(ContinualTrainer._dataset(fake, 1)) == 1

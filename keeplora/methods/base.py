@@ -35,6 +35,7 @@ class Method:
     """Default: plain LoRA with no constraint and no layer scale."""
     name: ClassVar[str] = ""
     uses_subspace: ClassVar[bool] = False
+    trains_on_all_tasks: ClassVar[bool] = False      # joint multitask: one stage on the union of the tasks
 
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
