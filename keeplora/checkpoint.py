@@ -21,8 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_write_text
 
-__all__ = ["StepState", "StepCheckpoint", "staging_dir", "write_rng", "save_step", "load_latest", "prune",
-           "drop_task", "restore_rng", "CHECKPOINTS"]
+__all__ = ["StepState", "StepCheckpoint", "staging_dir", "write_rng", "save_step", "latest_state", "load_latest",
+           "prune", "drop_task", "restore_rng", "CHECKPOINTS"]
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -110,8 +110,8 @@ def prune(task_dir: Path, keep_last: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_latest(out: Path, task: int, fingerprint: str) -> StepCheckpoint | None:
-    """The newest complete checkpoint of ``task`` from this recipe, or None."""
+def latest_state(out: Path, task: int, fingerprint: str) -> tuple[Path, StepState] | None:
+    """Folder and state of the newest complete checkpoint of ``task`` from this recipe (no tensors read)."""
     pointer = out / CHECKPOINTS / LATEST
     if not pointer.is_file():
         return None
@@ -121,6 +121,15 @@ def load_latest(out: Path, task: int, fingerprint: str) -> StepCheckpoint | None
     state = StepState(**json.loads((folder / "state.json").read_text()))
     if state.task != task or state.fingerprint != fingerprint:
         return None
+    return folder, state
+
+
+def load_latest(out: Path, task: int, fingerprint: str) -> StepCheckpoint | None:
+    """The newest complete checkpoint of ``task`` from this recipe, with its tensors, or None."""
+    found = latest_state(out, task, fingerprint)
+    if found is None:
+        return None
+    folder, state = found
     return StepCheckpoint(state, load_file(folder / "training.safetensors"), load_file(folder / "lora.safetensors"),
                           load_file(folder / "method.safetensors"), folder)
 

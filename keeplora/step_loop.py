@@ -12,7 +12,7 @@ from torch.utils.data import Sampler
 
 from .errors import UserError
 
-__all__ = ["Position", "TrainingDiverged", "SkipSampler", "run_steps"]
+__all__ = ["Position", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank"]
 
 
 class TrainingDiverged(UserError):
@@ -41,10 +41,12 @@ class SkipSampler(Sampler):
         return max(0, len(self.sampler) - self.skip)
 
 
-def _any_rank(flag: bool) -> bool:
+def any_rank(flag: bool) -> bool:
+    """True on every rank when it is true on any (so that all ranks stop together, none left waiting)."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):
         return flag
-    t = torch.tensor([float(flag)])
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor([float(flag)], device=device)                 # NCCL reduces only GPU tensors
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
@@ -70,7 +72,7 @@ def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: 
             extra = regularizer()
             if extra is not None:
                 loss = loss + extra
-            if _any_rank(not torch.isfinite(loss).item()):
+            if any_rank(not torch.isfinite(loss).item()):
                 raise _diverged("the loss", task, pos.done, resume_point())
             engine.backward(loss)
             engine.step()

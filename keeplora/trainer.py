@@ -22,6 +22,7 @@ from .checkpoint import (
     StepCheckpoint,
     StepState,
     drop_task,
+    latest_state,
     load_latest,
     restore_rng,
     save_step,
@@ -41,7 +42,7 @@ from .methods import Method, TaskContext, get_method
 from .models import get_adapter
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_label
-from .step_loop import Position, SkipSampler, run_steps
+from .step_loop import Position, SkipSampler, any_rank, run_steps
 
 __all__ = ["ContinualTrainer"]
 
@@ -267,6 +268,7 @@ class ContinualTrainer:
         self._barrier()
         write_rng(tmp, self.dist.rank)
         self._barrier()
+        error = None
         if self.dist.rank == 0:
             state = StepState(t, task.name, pos.done, pos.epoch, pos.micro_in_epoch, self.recipe.optim.micro_batch_size,
                               self.dist.world, self.writer.fingerprint, scheduler_state(engine))
@@ -275,9 +277,10 @@ class ContinualTrainer:
                           self.recipe.checkpoint.keep_last)
             except OSError as exc:                       # e.g. a full disk: the previous checkpoint is untouched
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise UserError(f"saving the step checkpoint {tmp} failed ({exc.strerror or exc}); the resume point "
-                                f"is still {self._resume_point(t)}: free space, then rerun the same command") from None
-        self._barrier()
+                error = exc.strerror or str(exc)
+        if any_rank(error is not None):                  # every rank stops, none is left waiting in a collective
+            raise UserError(f"saving the step checkpoint {tmp} failed ({error or 'on rank 0'}); the resume point "
+                            f"is still {self._resume_point(t)}: free space, then rerun the same command")
 
     def _restore_position(self, engine, trainable, resume: StepCheckpoint) -> Position:
         """Training state, RNG and data position of a step checkpoint; another world size re-splits the epoch."""
@@ -288,9 +291,9 @@ class ContinualTrainer:
         return Position(st.epoch, consumed // self.dist.world, st.step)
 
     def _resume_point(self, t: int) -> str:
-        ckpt = load_latest(self.out, t, self.writer.fingerprint)
-        if ckpt is not None:
-            return f"{ckpt.folder} (step {ckpt.state.step})"
+        found = latest_state(self.out, t, self.writer.fingerprint)
+        if found is not None:
+            return f"{found[0]} (step {found[1].step})"
         return "the previous task's checkpoint" if t else "the start of the run"
 
     def _barrier(self) -> None:
