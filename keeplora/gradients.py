@@ -38,13 +38,24 @@ def _all_reduce_sum(tensors: list[torch.Tensor]) -> None:
             offset += t.numel()
 
 
+def _statistics_mode(model: nn.Module) -> bool:
+    """Put the model in the mode of a task-statistics pass; returns the mode to restore.
+
+    Eval (no dropout), except with gradient checkpointing on: transformers recomputes activations only in
+    training mode, and a 7B backward pass without it holds every activation (the VLMs here use no dropout
+    in their decoders, so the numbers do not change; tested equal on the tiny model).
+    """
+    was_training = model.training
+    model.train(bool(getattr(model, "is_gradient_checkpointing", False)))
+    return was_training
+
+
 def mean_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
                    forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
     """Mean over batches (and ranks) of ``∂loss/∂W`` for each layer; (d_out, d_in) fp32 each."""
     sums = {n: torch.zeros(l.weight.shape, dtype=torch.float32, device=l.weight.device) for n, l in layers.items()}
     count = torch.zeros(1, dtype=torch.float32, device=next(iter(sums.values())).device)
-    was_training = model.training
-    model.eval()
+    was_training = _statistics_mode(model)
     for layer in layers.values():
         layer.weight.requires_grad_(True)
     try:
@@ -86,8 +97,7 @@ def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: It
 
     handles = [layer.register_forward_hook(hook(name)) for name, layer in layers.items()]
     count = torch.zeros(1, device=next(iter(layers.values())).weight.device)
-    was_training = model.training
-    model.eval()
+    was_training = _statistics_mode(model)
     model.enable_input_require_grads()
     try:
         for batch in batches:

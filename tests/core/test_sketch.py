@@ -84,3 +84,34 @@ def test_zero_gradient_and_reproducibility():
     first = _sketch(x, delta, None, k=8).directions
     _ = [torch.randn(1000 + i) for i in range(20)]                        # other allocations in between
     assert torch.equal(first, _sketch(x, delta, None, k=8).directions)
+
+
+def test_gradient_checkpointing_keeps_the_sketch_identical(tiny_data):
+    """With checkpointing the pass runs in training mode (so it recomputes); the hooks still fire once."""
+    from keeplora.config import load_recipe
+    from keeplora.data import Encoder, collate_train, read_train_file
+    from keeplora.gradients import sketch_gradients
+    from keeplora.models import get_adapter
+
+    from ..conftest import ROOT
+
+    modes = []
+
+    def loss(m, b):
+        modes.append(m.training)                             # training mode = checkpointing really recomputes
+        return m(**b).loss
+
+    def sketch(gc: bool):
+        recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.gradient_checkpointing={str(gc).lower()}"])
+        adapter = get_adapter("llava")
+        loaded = adapter.load(recipe.model, seed=0)
+        enc = Encoder(adapter, loaded, recipe.model, 256)
+        samples = read_train_file(tiny_data / "color" / "train.json")[:4]
+        batch = collate_train([enc.encode(s) for s in samples], loaded.tokenizer.pad_token_id)
+        layers = {n: loaded.model.get_submodule(n) for n in adapter.lora_targets(loaded.model)}
+        loaded.model.eval()                                  # as a checkpoint loaded with from_pretrained is
+        return sketch_gradients(loaded.model, layers, [batch], loss, {n: None for n in layers}, 8, 0)
+
+    plain, checkpointed = sketch(False), sketch(True)
+    assert modes == [False, True]
+    assert all(torch.equal(plain[n].sigma, checkpointed[n].sigma) for n in plain)
