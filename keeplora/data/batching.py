@@ -38,6 +38,7 @@ class Encoder:
         self._media_re = re.compile("|".join(re.escape(t) for t in tokens.values()))
         tok = self.loaded.tokenizer
         self._token_id = {kind: tok.convert_tokens_to_ids(text) for kind, text in tokens.items()}
+        self._type_of_id = {self._token_id[k]: v for k, v in _TOKEN_TYPE.items() if k in self._token_id}
 
     def _text_ids(self, text: str, pending: dict[str, list[MediaItem]], sample: Sample) -> list[int]:
         """Token ids of one segment; each media token takes the next item of its kind's placeholder count.
@@ -87,8 +88,7 @@ class Encoder:
         out = {"id": sample.id, "input_ids": ids, "labels": labels, "media": [m for _, m in media],
                "answers": sample.answers, "question": PLACEHOLDER.sub("", sample.turns[-1][0]).strip()}
         if self.adapter.needs_token_types:
-            types = {self._token_id[k]: v for k, v in _TOKEN_TYPE.items() if k in self._token_id}
-            out["mm_token_type_ids"] = [types.get(i, 0) for i in ids]
+            out["mm_token_type_ids"] = [self._type_of_id.get(i, 0) for i in ids]
         return out
 
     def _load_media(self, kind: str, path, sample: Sample) -> MediaItem:

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..config import ModelCfg
 from ..errors import UserError
-from .chat import LLAVA_TINY_TEMPLATE, load_chat_template
+from .chat import LLAVA_TINY_TEMPLATE, checkpoint_file, load_chat_template
 from .media import MediaProcessor
 from .tokenizer import tiny_tokenizer
 
@@ -191,10 +191,10 @@ def _rows(features) -> int:
 
 
 def _processor_stats(src: str) -> tuple[list[float] | None, list[float] | None]:
-    """Image mean/std from a local checkpoint's preprocessor_config.json (CLIP defaults otherwise)."""
+    """Image mean/std from the checkpoint's preprocessor_config.json (CLIP defaults otherwise)."""
     import json
-    f = Path(src) / "preprocessor_config.json"
-    if not f.is_file():
+    f = checkpoint_file(src, "preprocessor_config.json")
+    if f is None:
         return None, None
     data = json.loads(f.read_text())
     return data.get("image_mean"), data.get("image_std")
