@@ -69,6 +69,7 @@ def _residual_rows(rows: torch.Tensor, basis: torch.Tensor | None, rank: int, se
 def _complete(a: torch.Tensor, basis: torch.Tensor | None, rank: int, seed: int) -> torch.Tensor:
     """Fill ``a`` (d_in, n<rank) up to ``rank`` orthonormal residual columns with seeded random ones."""
     gen = torch.Generator().manual_seed(seed)
-    protected = a if basis is None else torch.cat([basis.to(torch.float32), a], dim=1)
-    extra = orthonormal_columns(torch.randn(a.shape[0], rank - a.shape[1], generator=gen), against=protected)
+    protected = a if basis is None else torch.cat([basis.to(a.device, torch.float32), a], dim=1)
+    extra = orthonormal_columns(torch.randn(a.shape[0], rank - a.shape[1], generator=gen).to(a.device),
+                                against=protected)
     return torch.cat([a, extra], dim=1)

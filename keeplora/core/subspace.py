@@ -46,12 +46,13 @@ def principal_basis(weight: torch.Tensor, energy: float, out_dtype: torch.dtype 
 def project_off(x: torch.Tensor, basis: torch.Tensor | None) -> torch.Tensor:
     """Remove the ``span(basis)`` component from the *input side* (last dim) of ``x``.
 
-    x: (..., d_in); basis: (d_in, k). Returns ``x - (x @ B) @ B.T`` in x's dtype (fp32 math).
+    x: (..., d_in); basis: (d_in, k). Returns ``x - (x @ B) @ B.T`` in x's dtype (fp32 math), on x's
+    device: like every function here, the basis follows the tensor it acts on.
     """
     if basis is None or basis.shape[1] == 0:
         return x
-    b = basis.to(torch.float32)
     xf = x.to(torch.float32)
+    b = basis.to(xf.device, torch.float32)
     return (xf - (xf @ b) @ b.T).to(x.dtype)
 
 
@@ -66,7 +67,7 @@ def orthonormal_columns(m: torch.Tensor, against: torch.Tensor | None = None, to
     q = q / q.norm(dim=0, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)   # unit columns: tol is relative
     for _ in range(2):
         if against is not None and against.shape[1]:
-            a = against.to(torch.float32)
+            a = against.to(q.device, torch.float32)
             q = q - a @ (a.T @ q)
         q, r = torch.linalg.qr(q, mode="reduced")
         q = q[:, r.diagonal().abs() > tol]
@@ -86,7 +87,7 @@ def grow_basis(basis: torch.Tensor | None, R: torch.Tensor, energy: float,
     _check_energy(energy, "feature energy (epsilon_f)")
     r = R.detach().to(torch.float32)
     d_in = r.shape[0]
-    b = torch.zeros(d_in, 0) if basis is None else basis.to(torch.float32)
+    b = torch.zeros(d_in, 0, device=r.device) if basis is None else basis.to(r.device, torch.float32)
     total = r.square().sum()
     if total == 0 or b.shape[1] >= d_in:
         return b.to(out_dtype)
@@ -104,14 +105,14 @@ def grow_basis_from_sketch(basis: torch.Tensor | None, sketch, energy: float,
     estimated from the sketch and at most its ``k`` directions added per task."""
     _check_energy(energy, "feature energy (epsilon_f)")
     d_in = sketch.directions.shape[0]
-    b = torch.zeros(d_in, 0) if basis is None else basis.to(torch.float32)
+    device = sketch.directions.device
+    b = torch.zeros(d_in, 0, device=device) if basis is None else basis.to(device, torch.float32)
     if sketch.total_energy == 0 or b.shape[1] >= d_in:
         return b.to(out_dtype)
     acc = (sketch.total_energy - sketch.residual_energy) / sketch.total_energy
     if acc >= energy:
         return b.to(out_dtype)
-    return _add_directions(b, sketch.directions.cpu(), sketch.sigma.cpu(), sketch.total_energy, acc,
-                           energy).to(out_dtype)
+    return _add_directions(b, sketch.directions, sketch.sigma, sketch.total_energy, acc, energy).to(out_dtype)
 
 
 def _add_directions(b: torch.Tensor, u: torch.Tensor, s: torch.Tensor, total: float, acc: float,
@@ -129,7 +130,7 @@ def leak(delta_w: torch.Tensor, basis: torch.Tensor | None) -> float:
     norm = float(dw.norm())
     if basis is None or basis.shape[1] == 0 or norm == 0.0:
         return 0.0
-    return float((dw @ basis.to(torch.float32)).norm()) / norm
+    return float((dw @ basis.to(dw.device, torch.float32)).norm()) / norm
 
 
 def covariance_root(cov: torch.Tensor) -> torch.Tensor:

@@ -90,6 +90,7 @@ def deepspeed_fragments(engine, params: list[tuple[torch.nn.Parameter, torch.Ten
     rank = dist.get_rank() if dist.is_initialized() else 0
     out = []
     for p, basis in params:
+        basis = basis.to(p.device, torch.float32)
         mapping = getattr(p, "_hp_mapping", None)
         if partitioned and mapping is not None:
             out.append(Fragment(p.data, basis, mapping.lp_fragment_address.start, mapping.hp_fragment, True))
