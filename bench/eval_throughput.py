@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml")
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml")
     adapter = get_adapter("llava")
     loaded = adapter.load(recipe.model, seed=0)
     encoder = Encoder(adapter, loaded, recipe.model, 512)

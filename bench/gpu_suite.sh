@@ -20,9 +20,9 @@ PY
   echo "core tests on cuda rc=$?"
   python -m data_prep.tiny_synth --out data/tiny
   start=$(date +%s)
-  timeout 240 deepspeed --num_gpus 1 launch/train.sh recipes/tiny_video_seq.yaml model.dtype=bfloat16 \
+  timeout 240 deepspeed --num_gpus 1 launch/train.sh recipes/smoke_video_seq.yaml model.dtype=bfloat16 \
     output_dir=/tmp/gpu_tiny_video overwrite=true
-  echo "tiny_video_seq bf16 rc=$? wall_s=$(( $(date +%s) - start ))"
+  echo "smoke_video_seq bf16 rc=$? wall_s=$(( $(date +%s) - start ))"
   cp /tmp/gpu_tiny_video/metrics.json "$out/tiny_video_bf16_metrics.json" 2>/dev/null
   cp /tmp/gpu_tiny_video/diagnostics.json "$out/tiny_video_bf16_diagnostics.json" 2>/dev/null
   timeout 240 python bench/task_start.py --hidden 2048 --layers 8 --samples 160 --micro 4 --seq 512 --rank 16

@@ -32,7 +32,7 @@ def _run(cmd: list[str], out: Path, args, micro: int) -> dict:
                  f"tasks.{i}.test={args.data / task / 'test.jsonl'}"]
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    proc = subprocess.run(cmd + ["launch/train.sh", str(ROOT / "recipes/tiny_image_seq.yaml")] + over, cwd=ROOT,
+    proc = subprocess.run(cmd + ["launch/train.sh", str(ROOT / "recipes/smoke_image_seq.yaml")] + over, cwd=ROOT,
                           env=env, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])

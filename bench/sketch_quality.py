@@ -35,7 +35,7 @@ def main() -> None:
     for name, default in (("samples", 64), ("rank", 8), ("k", 16), ("batch", 4)):
         ap.add_argument(f"--{name}", type=int, default=default)
     args = ap.parse_args()
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml")
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml")
     adapter = get_adapter("llava")
     loaded = adapter.load(recipe.model)
     model, encoder = loaded.model, Encoder(adapter, loaded, recipe.model, 256)

@@ -50,7 +50,7 @@ def _child(args) -> dict:
     from keeplora.methods.base import depth_scales
     from keeplora.models import get_adapter
     info = init_distributed()
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml",
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml",
                          [f"model.tiny.hidden_size={args.hidden}", f"model.tiny.num_layers={args.layers}",
                           f"lora.r={args.rank}", "deepspeed.config=null", f"optim.micro_batch_size={args.micro}",
                           "model.tiny.max_positions=4096"])

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _setup(args, world: int, device):
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml",
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml",
                          [f"model.tiny.hidden_size={args.hidden}", f"model.tiny.num_layers={args.layers}",
                           "lora.r=8", "deepspeed.config=null", f"optim.micro_batch_size={args.micro}",
                           f"model.dtype={args.dtype}"])

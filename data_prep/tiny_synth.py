@@ -26,8 +26,8 @@ SHAPES = ("circle", "square", "triangle")
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 
 
-def _draw(shape: str, color: tuple, cx: int, cy: int, r: int) -> Image.Image:
-    img = Image.new("RGB", (SIZE, SIZE), (30, 30, 30))
+def paint(img: Image.Image, shape: str, color: tuple, cx: int, cy: int, r: int) -> Image.Image:
+    """Draw one filled shape of radius ``r`` centred at (cx, cy) onto ``img`` (in place)."""
     d = ImageDraw.Draw(img)
     box = (cx - r, cy - r, cx + r, cy + r)
     if shape == "circle":
@@ -37,6 +37,10 @@ def _draw(shape: str, color: tuple, cx: int, cy: int, r: int) -> Image.Image:
     else:
         d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=color)
     return img
+
+
+def _draw(shape: str, color: tuple, cx: int, cy: int, r: int) -> Image.Image:
+    return paint(Image.new("RGB", (SIZE, SIZE), (30, 30, 30)), shape, color, cx, cy, r)
 
 
 def _random_scene(rng: random.Random, x_range=(8, 24)) -> dict:
@@ -57,11 +61,13 @@ def _image_item(task: str, rng: random.Random) -> tuple[Image.Image, str, str]:
     return img, question + " Answer with one word.", answer
 
 
-def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 4) -> None:
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 4) -> None:
+    """Encode RGB frames (H×W×3 uint8) as an MPEG-4 mp4 with PyAV: the same decode path as real videos."""
     import av
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = SIZE, SIZE, "yuv420p"
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
         for arr in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
                 container.mux(packet)
@@ -69,7 +75,7 @@ def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 4) -> None:
             container.mux(packet)
 
 
-def _video_item(rng: random.Random, path: Path, num_frames: int = 4) -> tuple[str, str]:
+def _video_item(rng: random.Random, num_frames: int = 4) -> tuple[list[np.ndarray], str, str]:
     direction = rng.choice(sorted(DIRECTIONS))
     dx, dy = DIRECTIONS[direction]
     color = COLORS[rng.choice(sorted(COLORS))]
@@ -77,29 +83,51 @@ def _video_item(rng: random.Random, path: Path, num_frames: int = 4) -> tuple[st
     cx = 16 - dx * step * (num_frames - 1) // 2 + rng.randint(-2, 2)
     cy = 16 - dy * step * (num_frames - 1) // 2 + rng.randint(-2, 2)
     frames = [np.asarray(_draw("square", color, cx + dx * step * i, cy + dy * step * i, 4)) for i in range(num_frames)]
-    _write_clip(path, frames)
-    return "Which way does the square move? Answer with one word.", direction
+    return frames, "Which way does the square move? Answer with one word.", direction
+
+
+def write_items(folder: Path, task: str, items: list[tuple], n_train: int) -> None:
+    """Write ``(media, question, answer)`` items as one task: media files, ``train.json`` (LLaVA
+    conversations, the first ``n_train`` items) and ``test.jsonl`` (the rest). ``media`` is a PIL image,
+    a list of RGB frames (written as mp4), an already written media path relative to ``folder``, or None
+    (a text-only sample)."""
+    (folder / "media").mkdir(parents=True, exist_ok=True)
+    train, test = [], []
+    for i, (media, question, answer) in enumerate(items):
+        kind, rel = _save_media(folder, f"media/{task}_{i:05d}", media)
+        prompt = f"<{kind}>\n{question}" if kind else question
+        extra = {kind: rel} if kind else {}
+        if i < n_train:
+            train.append({"id": f"{task}-{i}", **extra, "conversations": [
+                {"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]})
+        else:
+            test.append({"question_id": f"{task}-{i}", **extra, "prompt": prompt, "answer": answer})
+    (folder / "train.json").write_text(json.dumps(train, indent=0))
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
+
+
+def _save_media(folder: Path, stem: str, media) -> tuple[str | None, str | None]:
+    if media is None:
+        return None, None
+    if isinstance(media, tuple):                      # ("video", "media/x.mp4"): written by the generator
+        return media
+    if isinstance(media, Image.Image):
+        media.save(folder / f"{stem}.png")
+        return "image", f"{stem}.png"
+    write_clip(folder / f"{stem}.mp4", media)
+    return "video", f"{stem}.mp4"
 
 
 def _write_task(root: Path, task: str, n_train: int, n_test: int, rng: random.Random) -> None:
     folder = root / task
-    (folder / "media").mkdir(parents=True, exist_ok=True)
-    kind = "video" if task == "motion" else "image"
-    train, test = [], []
-    for i in range(n_train + n_test):
-        rel = f"media/{task}_{i:05d}.{'mp4' if kind == 'video' else 'png'}"
-        if kind == "video":
-            question, answer = _video_item(rng, folder / rel)
+    items = []
+    for _ in range(n_train + n_test):
+        if task == "motion":
+            frames, question, answer = _video_item(rng)
+            items.append((frames, question, answer))
         else:
-            img, question, answer = _image_item(task, rng)
-            img.save(folder / rel)
-        if i < n_train:
-            train.append({"id": f"{task}-{i}", kind: rel, "conversations": [
-                {"from": "human", "value": f"<{kind}>\n{question}"}, {"from": "gpt", "value": answer}]})
-        else:
-            test.append({"question_id": f"{task}-{i}", kind: rel, "prompt": f"<{kind}>\n{question}", "answer": answer})
-    (folder / "train.json").write_text(json.dumps(train, indent=0))
-    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
+            items.append(_image_item(task, rng))
+    write_items(folder, task, items, n_train)
 
 
 TASKS = ("color", "shape", "position", "motion")

@@ -1,7 +1,7 @@
 """Report of one or more runs: ``report.md`` with the metrics side by side, an accuracy-matrix heatmap and
 per-task curves for each run.
 
-    python -m eval.report runs/tiny_seq_lora runs/tiny_image_seq --out runs/report
+    python -m eval.report runs/tiny_seq_lora runs/smoke_image_seq --out runs/report
 
 Reads each run's ``metrics.json``; metrics are recomputed from the matrix (``keeplora.metrics``), so a
 report never trusts a number it cannot derive.

@@ -1,6 +1,6 @@
 """Evaluate one checkpoint on a recipe's tasks, resumably.
 
-    python -m eval.run --recipe recipes/tiny_image_seq.yaml --checkpoint runs/tiny_image_seq/task_03_position
+    python -m eval.run --recipe recipes/smoke_image_seq.yaml --checkpoint runs/smoke_image_seq/task_03_position
     deepspeed --num_gpus 8 launch/eval.sh --recipe recipes/video_seq.yaml --checkpoint CKPT --tasks Counting
 
 Predictions go to ``<out>/<task>.jsonl`` (one line per question, in the test file's order, with the

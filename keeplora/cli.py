@@ -1,8 +1,8 @@
 """Entry point behind ``launch/train.sh``: ``RECIPE.yaml [key.sub=value ...]``.
 
     deepspeed launch/train.sh recipes/video_seq.yaml            # all local accelerators
-    bash launch/train.sh recipes/tiny_image_seq.yaml lora.r=4   # one process
-    python -m keeplora.cli recipes/tiny_image_seq.yaml dry_run=true
+    bash launch/train.sh recipes/smoke_image_seq.yaml lora.r=4   # one process
+    python -m keeplora.cli recipes/smoke_image_seq.yaml dry_run=true
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         check_files(recipe)
         if recipe.dry_run:
             print(yaml.safe_dump(recipe.model_dump(), sort_keys=False), end="")
-            print(f"{args[0]}: recipe and all {2 * len(recipe.tasks)} task files OK (dry run)")
+            print(f"{args[0]}: recipe and all {2 * len(recipe.tasks) + len(recipe.general)} task files OK (dry run)")
             return 0
         return _train(recipe)
     except UserError as exc:

@@ -143,17 +143,20 @@ class EvalCfg(_Strict):
     """Evaluate every task before the first one is trained."""
 
 
-class TaskCfg(_Strict):
+class EvalTaskCfg(_Strict):
     name: str
     """Task name used in tables and paths."""
-    train: str
-    """LLaVA conversation JSON/JSONL (``id``, ``image``/``video``, ``conversations``)."""
     test: str
     """Test JSONL: ``question_id``, ``image``/``video``, ``prompt``, ``answer`` (or ``answers``)."""
     scorer: str = "exact_match"
     """Scorer name in ``eval.scorers``."""
     media_root: Optional[str] = None
     """Directory that media paths are relative to; null = the directory of each JSON file."""
+
+
+class TaskCfg(EvalTaskCfg):
+    train: str
+    """LLaVA conversation JSON/JSONL (``id``, ``image``/``video``, ``conversations``)."""
     epochs: Optional[float] = Field(None, gt=0)
     """Overrides ``optim.epochs`` for this task."""
     lr: Optional[float] = Field(None, gt=0)
@@ -186,6 +189,9 @@ class Recipe(_Strict):
     data: DataCfg = Field(default_factory=DataCfg)
     tasks: list[TaskCfg]
     """The task sequence, in training order."""
+    general: list[EvalTaskCfg] = Field(default_factory=list)
+    """A held-out general-ability suite, never trained on, scored at zero-shot and after every task
+    (metrics.json ``general`` and ``general_change``): what the model knew before the sequence."""
     save_merged: bool = True
     """Save the merged model after every task (``task_XX_<name>/``), as the official pipeline does."""
     save_base: bool = False
@@ -296,6 +302,13 @@ def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
             p = _resolve(getattr(task, key), base)
             if not p.is_file():
                 raise RecipeError(f"tasks[{i}].{key} ({task.name}): file {p} not found{hint}")
+    for i, task in enumerate(recipe.general):
+        if not _resolve(task.test, base).is_file():
+            raise RecipeError(f"general[{i}].test ({task.name}): file {_resolve(task.test, base)} not found{hint}")
+    name = recipe.model.name_or_path
+    if name and (name.startswith((".", "/", "~")) or name.count("/") > 1) and not _resolve(name, base).exists():
+        raise RecipeError(f"model.name_or_path: local checkpoint {_resolve(name, base)} not found "
+                          f"(hub ids have the form org/name){hint}")
     if recipe.deepspeed.config:
         p = _resolve(recipe.deepspeed.config, base)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import mean
 
-__all__ = ["cl_metrics", "run_metrics"]
+__all__ = ["cl_metrics", "run_metrics", "general_change"]
 
 
 def _mean_or_none(values: list[float]) -> float | None:
@@ -45,3 +45,14 @@ def run_metrics(matrix: Sequence[Sequence[float]], zero_shot: Sequence[float] | 
     if not done:
         return {}
     return cl_metrics([row[:done] for row in matrix], zero_shot[:done] if zero_shot else None)
+
+
+def general_change(general: dict[str, dict[str, float]]) -> float | None:
+    """Mean general-suite score after the last task minus before the first (points; negative = forgotten).
+
+    ``general`` maps stage labels in run order (``zero-shot``, ``after <task>`` …) to {skill: score}.
+    """
+    if "zero-shot" not in general or len(general) < 2:
+        return None
+    first, last = general["zero-shot"], list(general.values())[-1]
+    return sum(last.values()) / len(last) - sum(first.values()) / len(first)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .atomic import atomic_write_text
 from .bases import save_bases
-from .metrics import run_metrics
+from .metrics import general_change, run_metrics
 from .resume import MANIFEST, task_label, write_manifest
 
 __all__ = ["RunWriter"]
@@ -31,6 +31,7 @@ class RunWriter:
         self.notes: dict[str, str] = {}       # task -> why its score is not the official computation
         self.skipped: dict[str, dict] = {}    # task -> {"count", "examples"} (data.on_bad_sample: skip)
         self.timings: dict[str, dict] = {}    # task -> seconds per stage (task start, train, task end, eval)
+        self.general: dict[str, dict] = {}    # stage label -> {general-suite skill: score}
         self.console = Console()
         self._tb = None
         self._step: dict[str, int] = {}
@@ -78,6 +79,8 @@ class RunWriter:
             data = json.loads(metrics.read_text())
             self.timings = {k: v for k, v in data.get("timings", {}).items() if k in done}
             self.skipped = {k: v for k, v in data.get("skipped", {}).items() if k in done}
+            stages = {"zero-shot"} | {f"after {t}" for t in done}
+            self.general = {k: v for k, v in data.get("general", {}).items() if k in stages}
 
     def save_task(self, t: int, name: str, model, tokenizer, method, recipe) -> None:
         label = task_label(t, name)
@@ -127,9 +130,19 @@ class RunWriter:
             data["skipped"] = self.skipped
         if self.timings:
             data["timings"] = self.timings
+        if self.general:
+            data["general"] = self.general
+            data["metrics"]["general_change"] = general_change(self.general)
         if self.is_main:
             atomic_write_text(self.out / "metrics.json", json.dumps(data, indent=1))
         return data
+
+    def add_general(self, label: str, scores: dict[str, float]) -> None:
+        """General-suite scores at one stage; written with the next metrics.json (the stage's row)."""
+        self.general[label] = scores
+        if self.is_main:
+            cells = "  ".join(f"{k}={v:.1f}" for k, v in scores.items())
+            self.console.print(f"  general suite: {cells}")
 
     def print_row(self, label: str, row: list[float]) -> None:
         if self.is_main:

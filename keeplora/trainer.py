@@ -50,6 +50,8 @@ def _check_scorers(recipe: Recipe) -> None:
     from eval.scorers import check_scorer
     for i, task in enumerate(recipe.tasks):
         check_scorer(task.scorer, f"tasks[{i}].scorer ({task.name})")
+    for i, task in enumerate(recipe.general):
+        check_scorer(task.scorer, f"general[{i}].scorer ({task.name})")
 
 
 class _Stopwatch:
@@ -75,6 +77,7 @@ class ContinualTrainer:
         _check_scorers(recipe)
         self.train_sets = [read_train_file(t.train, t.media_root) for t in recipe.tasks]
         self.test_sets = [read_test_file(t.test, t.media_root)[: recipe.eval.max_samples] for t in recipe.tasks]
+        self.general_sets = [read_test_file(g.test, g.media_root)[: recipe.eval.max_samples] for g in recipe.general]
         self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
         self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
@@ -311,4 +314,12 @@ class ContinualTrainer:
             self.writer.save_predictions(label, task.name, preds, result)
             row.append(result.value)
         self.writer.print_row(label, row)
+        general = {}
+        for task, samples in zip(self.recipe.general, self.general_sets):
+            result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
+                                          ev.max_new_tokens, self.dist.device)
+            self.writer.save_predictions(label, f"general_{task.name}", preds, result)
+            general[task.name] = result.value
+        if general:
+            self.writer.add_general(label, general)
         return row

@@ -3,7 +3,7 @@
 # KeepLoRA++ training entry point. This file is both a bash script and a Python program:
 #
 #   deepspeed launch/train.sh recipes/video_seq.yaml                  # every local GPU (CPU: --num_gpus N)
-#   deepspeed --num_gpus 2 launch/train.sh recipes/tiny_video_seq.yaml optim.max_steps=5
+#   deepspeed --num_gpus 2 launch/train.sh recipes/smoke_video_seq.yaml optim.max_steps=5
 #   deepspeed --hostfile launch/hostfile.example launch/train.sh RECIPE   # multi-node over ssh
 #   torchrun --nproc_per_node 2 launch/train.sh RECIPE
 #   bash launch/train.sh RECIPE [key.sub=value ...]                   # one process

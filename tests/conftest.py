@@ -26,7 +26,8 @@ def full_tiny_data(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("tiny_full"), tasks=("color", "shape", "position"))
 
 
-def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base="tiny_image_seq.yaml", **over) -> Path:
+def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base="smoke_image_seq.yaml",
+                **over) -> Path:
     """A copy of a shipped tiny recipe pointing at test data, with short settings and overrides."""
     rec = yaml.safe_load((ROOT / "recipes" / base).read_text())
     rec["tasks"] = [{"name": t, "train": str(data / t / "train.json"), "test": str(data / t / "test.jsonl")}

@@ -57,7 +57,7 @@ def test_skip_mode_counts_the_bad_sample(tmp_path, broken_data):
 
 
 def test_truncated_mp4_stops_with_the_sample_and_path(tmp_path, broken_data):
-    proc, _ = _run(tmp_path, broken_data, "mp4", tasks=("motion",), base="tiny_video_seq.yaml")
+    proc, _ = _run(tmp_path, broken_data, "mp4", tasks=("motion",), base="smoke_video_seq.yaml")
     assert proc.returncode == 2
     line = _last_line(proc)
     assert line.startswith("error: sample ") and "motion_00002.mp4 cannot be decoded" in line

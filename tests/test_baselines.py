@@ -18,7 +18,7 @@ from .conftest import ROOT, run_launcher, tiny_recipe
 @pytest.fixture
 def setup(tiny_data):
     def make(method, *over):
-        recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"method.name={method}", *over])
+        recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"method.name={method}", *over])
         adapter = get_adapter("llava")
         loaded = adapter.load(recipe.model, seed=0)
         enc = Encoder(adapter, loaded, recipe.model, 256)
@@ -100,7 +100,7 @@ def test_joint_trains_on_the_union_of_the_tasks():
     from types import SimpleNamespace
 
     from keeplora.trainer import ContinualTrainer
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", ["method.name=joint"])
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", ["method.name=joint"])
     fake = SimpleNamespace(method=get_method("joint")(recipe), train_sets=[["a", "b"], ["c"], ["d"]], encoder=None,
                            recipe=recipe)
     assert len(ContinualTrainer._dataset(fake, 0)) == 4

@@ -15,7 +15,7 @@ def test_every_shipped_recipe_validates(recipe: Path):
 
 
 def test_overrides_reach_nested_keys_and_list_items():
-    r = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", ["lora.r=2", "tasks.1.epochs=3", "save_merged=false"])
+    r = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", ["lora.r=2", "tasks.1.epochs=3", "save_merged=false"])
     assert r.lora.r == 2 and r.tasks[1].epochs == 3 and r.save_merged is False
 
 
@@ -29,7 +29,7 @@ def test_overrides_reach_nested_keys_and_list_items():
 ])
 def test_bad_overrides_are_one_line_errors(override, message):
     with pytest.raises(RecipeError, match=message) as info:
-        load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [override])
+        load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [override])
     assert "\n" not in str(info.value)
 
 

@@ -18,7 +18,7 @@ SIZES = [(30, 40), (40, 30), (32, 32), (17, 64), (64, 17), (100, 37), (5, 200), 
 
 
 def _loaded(family, *overrides):
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.family={family}", *overrides])
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.family={family}", *overrides])
     adapter = get_adapter(family)
     return adapter, adapter.load(recipe.model), recipe
 

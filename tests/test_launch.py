@@ -26,7 +26,7 @@ def _check(proc, recipe, n_tasks=2):
 
 
 def test_deepspeed_two_ranks_video_twin_with_trainable_a(tmp_path, tiny_data):
-    recipe = tiny_recipe(tmp_path, tiny_data, "ds2", tasks=("motion", "color"), base="tiny_video_seq.yaml",
+    recipe = tiny_recipe(tmp_path, tiny_data, "ds2", tasks=("motion", "color"), base="smoke_video_seq.yaml",
                          lora__train_a=True)
     proc = run_launcher([str(BIN / "deepspeed"), "--num_gpus", "2", "launch/train.sh", str(recipe)])
     _, out = _check(proc, recipe)
@@ -38,7 +38,7 @@ def test_deepspeed_two_ranks_video_twin_with_trainable_a(tmp_path, tiny_data):
 def test_deepspeed_hostfile_single_node(tmp_path, tiny_data):
     hostfile = tmp_path / "hostfile"
     hostfile.write_text("localhost slots=2\n")
-    recipe = tiny_recipe(tmp_path, tiny_data, "hostrun", tasks=("motion", "color"), base="tiny_video_seq.yaml")
+    recipe = tiny_recipe(tmp_path, tiny_data, "hostrun", tasks=("motion", "color"), base="smoke_video_seq.yaml")
     proc = run_launcher([str(BIN / "deepspeed"), "--hostfile", str(hostfile), "--no_ssh_check",
                          "--master_addr", "127.0.0.1", "launch/train.sh", str(recipe)])
     _check(proc, recipe)

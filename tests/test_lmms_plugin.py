@@ -27,7 +27,7 @@ def test_pil_images_go_through_the_dataset_path(tmp_path):
     from keeplora.models import get_adapter
 
     from .conftest import ROOT
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml")
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml")
     adapter = get_adapter("llava")
     loaded = adapter.load(recipe.model)
     item = Encoder(adapter, loaded, recipe.model).encode(request_sample(0, "Q?", [Image.new("RGB", (9, 5))]),

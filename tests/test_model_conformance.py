@@ -38,7 +38,7 @@ def test_family_runs_the_whole_task_cycle(family, tmp_path):
 
 def run_task_cycle(family: str, tmp_path):
     """The conformance check of one registered family (also used by the adding-a-model docs test)."""
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.family={family}", "model.num_frames=4"])
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.family={family}", "model.num_frames=4"])
     adapter = get_adapter(family)
     loaded = adapter.load(recipe.model, seed=0)
     model = loaded.model

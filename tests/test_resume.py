@@ -60,7 +60,7 @@ def test_plan_resume_rules(tmp_path):
     from keeplora.resume import fingerprint, plan_resume, write_manifest
 
     def recipe(*over):
-        return load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"output_dir={tmp_path}", *over])
+        return load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"output_dir={tmp_path}", *over])
 
     assert plan_resume(recipe()) is None                                          # nothing there yet
     with pytest.raises(RecipeError, match="resume=true but"):

@@ -102,22 +102,24 @@ class LlavaFamilyAdapter(ModelAdapter):
 
     @staticmethod
     def tiny_towers(tokenizer, *, hidden_size=64, num_layers=4, image_size=32, patch_size=8,
-                    max_positions=1024, vision="clip", **text):
+                    max_positions=1024, vision="clip", vision_hidden_size=32, vision_layers=2, **text):
         """Vision tower (CLIP or SigLIP) + Llama decoder configs shared by the LLaVA-family tiny twins.
 
         4 decoder layers (a visible layer-scale ramp); init std 0.2 so that the frozen random lm_head can
-        express confident answers (with 0.02 its logits stay within about ±1.3).
+        express confident answers (with 0.02 its logits stay within about ±1.3). ``text`` overrides any
+        other LlamaConfig field (the pretrained TinyCL-VL base uses the usual 0.02 init).
         """
         from transformers import CLIPVisionConfig, LlamaConfig, SiglipVisionConfig
         tower = {"clip": CLIPVisionConfig, "siglip": SiglipVisionConfig}[vision]
-        vision_cfg = tower(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=image_size, patch_size=patch_size)
-        lm = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-                         num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=max_positions, initializer_range=0.2,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, **text)
-        return vision_cfg, lm
+        vision_cfg = tower(hidden_size=vision_hidden_size, intermediate_size=2 * vision_hidden_size,
+                           num_hidden_layers=vision_layers, num_attention_heads=2, image_size=image_size,
+                           patch_size=patch_size)
+        fields = dict(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                      num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=max_positions, initializer_range=0.2,
+                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                      eos_token_id=tokenizer.eos_token_id)
+        return vision_cfg, LlamaConfig(**{**fields, **text})
 
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
         dtype = DTYPES[cfg.dtype]

@@ -102,7 +102,7 @@ def test_gradient_checkpointing_keeps_the_sketch_identical(tiny_data):
         return m(**b).loss
 
     def sketch(gc: bool):
-        recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.gradient_checkpointing={str(gc).lower()}"])
+        recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.gradient_checkpointing={str(gc).lower()}"])
         adapter = get_adapter("llava")
         loaded = adapter.load(recipe.model, seed=0)
         enc = Encoder(adapter, loaded, recipe.model, 256)

@@ -34,7 +34,7 @@ def train(rank, world, stage: int, dtype: str, gas: int, steps: int, project: bo
     """Train, then report per-module leak of ΔW = s·B·A (fp32 masters) and a checksum of every parameter."""
     from deepspeed.utils import safe_get_full_fp32_param
     info = init_distributed()
-    recipe = load_recipe(ROOT / "recipes/tiny_image_seq.yaml", [f"model.dtype={dtype}"])
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.dtype={dtype}"])
     peft, bases, pairs = keeplora_tiny_peft(recipe, train_a=True)
     recipe.optim.micro_batch_size, recipe.optim.grad_accum = GLOBAL_BATCH // gas // world, gas
     recipe.deepspeed.config, recipe.deepspeed.zero_stage = None, stage

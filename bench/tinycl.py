@@ -1,0 +1,227 @@
+"""TinyCL-VL grid: methods × seeds × task orders on one recipe, aggregated into BENCHMARKS.md's table.
+
+    python -m bench.tinycl --methods seq_lora keeplora keeplora_pp --seeds 3 --orders 2 [--write-benchmarks]
+
+Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) in
+``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
+can be stopped and restarted. Order 1 is the recipe's order, order 2 the reverse. Reported per method,
+mean ± std over seeds × orders: Transfer, Average, Last, MFT, BWT (points) and the general-suite change
+(after the last task minus before the first), plus two mechanism diagnostics from ``diagnostics.json``:
+the largest leak ‖ΔW·B‖/‖ΔW‖ into the protected basis and the deepest/shallowest ratio of mean ‖ΔW‖.
+The verdict lines apply benchmarks.md §6.5.6: validity (zero-shot far below joint, sequential LoRA
+forgets) before any claim, and an effect counts only beyond 2 std at matched plasticity (MFT within 3).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# method name -> recipe overrides (the ablations are KeepLoRA++ with one switch changed)
+VARIANTS = {
+    "seq_lora": ["method.name=seq_lora"],
+    "keeplora": ["method.name=keeplora"],
+    "keeplora_pp": ["method.name=keeplora_pp"],
+    "keeplora_pp_train_a": ["method.name=keeplora_pp", "lora.train_a=true"],
+    "olora": ["method.name=olora"],
+    "inflora": ["method.name=inflora"],
+    "joint": ["method.name=joint"],
+    "no_principal": ["method.name=keeplora_pp", "subspace.principal=false"],
+    "no_task_basis": ["method.name=keeplora_pp", "subspace.grow=false"],
+    "scale_uniform": ["method.name=keeplora_pp", "layer_scale.schedule=uniform"],
+    "scale_exp": ["method.name=keeplora_pp", "layer_scale.schedule=exp"],
+    "ew_0.8": ["method.name=keeplora_pp", "subspace.weight_energy=0.8"],
+    "ew_0.95": ["method.name=keeplora_pp", "subspace.weight_energy=0.95"],
+    "ef_0.9": ["method.name=keeplora_pp", "subspace.feature_energy=0.9"],
+    "ef_0.99": ["method.name=keeplora_pp", "subspace.feature_energy=0.99"],
+}
+COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
+MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"
+
+
+def _ordered_recipe(recipe: Path, order: int, out: Path) -> Path:
+    """The recipe itself for order 1; a copy with the task list reversed for order 2."""
+    if order == 1:
+        return recipe
+    data = yaml.safe_load(recipe.read_text())
+    data["tasks"] = list(reversed(data["tasks"]))
+    path = out / f"{recipe.stem}.order{order}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _finished(cell: Path, n_tasks: int) -> bool:
+    manifest = cell / "run_manifest.json"
+    return manifest.is_file() and len(json.loads(manifest.read_text())["tasks_done"]) == n_tasks
+
+
+def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str]) -> Path:
+    cell = out / method / f"order{order}_seed{seed}"
+    path = _ordered_recipe(recipe, order, out)
+    n_tasks = len(yaml.safe_load(path.read_text())["tasks"])
+    if _finished(cell, n_tasks):
+        return cell
+    cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
+           *VARIANTS[method], *extra]
+    print("$ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return cell
+
+
+def _diagnostics(cell: Path) -> dict:
+    """Largest leak and the deepest/shallowest layer ratio of mean ‖ΔW‖ over the whole sequence."""
+    path = cell / "diagnostics.json"
+    if not path.is_file():
+        return {}
+    per_layer, leak = {}, 0.0
+    for modules in json.loads(path.read_text()).values():
+        for d in modules.values():
+            per_layer.setdefault(d["layer"], []).append(d["norm"])
+            if d.get("leak") is not None:
+                leak = max(leak, d["leak"])
+    means = {k: statistics.fmean(v) for k, v in per_layer.items()}
+    return {"leak": leak, "depth_ratio": means[max(means)] / means[min(means)] if means[min(means)] else None}
+
+
+def cell_summary(cell: Path) -> dict:
+    data = json.loads((cell / "metrics.json").read_text())
+    row = {k: data["metrics"].get(k) for k in COLUMNS}
+    row.update(_diagnostics(cell))
+    row["zero_shot_mean"] = statistics.fmean(data["zero_shot"]) if data.get("zero_shot") else None
+    return row
+
+
+def aggregate(cells: list[dict]) -> dict:
+    """mean and std (population over seeds × orders; 0 for one cell) of every numeric field."""
+    out = {}
+    for key in cells[0]:
+        values = [c[key] for c in cells if c.get(key) is not None]
+        if values:
+            out[key] = (statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0)
+    out["cells"] = (len(cells), 0.0)
+    return out
+
+
+def _fmt(pair: tuple[float, float] | None, digits: int = 1) -> str:
+    return "–" if pair is None else f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def table(summary: dict[str, dict]) -> str:
+    head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for method, agg in summary.items():
+        cells = [str(int(agg["cells"][0]))] + [_fmt(agg.get(k)) for k in COLUMNS]
+        cells += [_fmt(agg.get("leak"), 4) if agg.get("leak") else "–", _fmt(agg.get("depth_ratio"), 2)]
+        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def verdicts(summary: dict[str, dict]) -> list[str]:
+    """benchmarks.md §6.5.6, stated from the numbers (no claim survives a failed validity check)."""
+    out = []
+    seq, pp, kl, joint = (summary.get(k) for k in ("seq_lora", "keeplora_pp", "keeplora", "joint"))
+    zero = next(iter(summary.values())).get("zero_shot_mean")
+    if joint and zero:
+        out.append(f"validity: zero-shot mean {zero[0]:.1f} vs joint Last {joint['last'][0]:.1f} "
+                   f"({'far below' if joint['last'][0] - zero[0] >= 20 else 'NOT far below'}: 20-point rule)")
+    if seq:
+        forgets = seq["bwt"][0] <= -10 and (seq.get("general_change", (0, 0))[0] < 0)
+        out.append(f"validity: SeqLoRA BWT {seq['bwt'][0]:.1f}, general Δ {_fmt(seq.get('general_change'))} "
+                   f"({'forgets' if forgets else 'does NOT forget enough: BWT must be ≤ −10 and general Δ < 0'})")
+    for name, other in (("SeqLoRA", seq), ("KeepLoRA", kl)):
+        if pp and other:
+            out.append(_compare("KeepLoRA++", pp, name, other))
+    return out
+
+
+def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
+    matched = abs(a["mft"][0] - b["mft"][0]) <= 3
+    parts = []
+    for key, label in (("bwt", "BWT"), ("general_change", "general Δ")):
+        if key in a and key in b:
+            gap, noise = a[key][0] - b[key][0], 2 * max(a[key][1], b[key][1])
+            parts.append(f"{label} {gap:+.1f} ({'beyond' if abs(gap) > noise else 'within'} 2 std = {noise:.1f})")
+    return (f"{a_name} vs {b_name}: " + ", ".join(parts)
+            + f"; MFT gap {a['mft'][0] - b['mft'][0]:+.1f} ({'matched' if matched else 'NOT matched'}: within 3)")
+
+
+def plot(summary_cells: dict[str, list[Path]], out: Path) -> list[Path]:
+    """General-suite mean after each stage, and BWT against MFT per cell."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for method, cells in summary_cells.items():
+        curves, points = [], []
+        for cell in cells:
+            data = json.loads((cell / "metrics.json").read_text())
+            if data.get("general"):
+                curves.append([statistics.fmean(v.values()) for v in data["general"].values()])
+            points.append((data["metrics"]["mft"], data["metrics"]["bwt"]))
+        if curves:
+            ax1.plot([statistics.fmean(c) for c in zip(*curves)], marker="o", label=method)
+        ax2.scatter(*zip(*points), label=method)
+    ax1.set(xlabel="stage (0 = before the first task)", ylabel="general suite mean (%)", title="Retention")
+    ax2.set(xlabel="MFT (plasticity)", ylabel="BWT (backward transfer)", title="Forgetting vs plasticity")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "tinycl.png"
+    fig.savefig(path, dpi=120)
+    return [path]
+
+
+def write_benchmarks(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    """Replace the TinyCL-VL section between its markers (appended the first time)."""
+    doc = path.read_text()
+    block = f"{MARK_START}\n{text}{MARK_END}"
+    if MARK_START in doc:
+        doc = doc[:doc.index(MARK_START)] + block + doc[doc.index(MARK_END) + len(MARK_END):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipe", default="recipes/tiny_image_seq.yaml")
+    ap.add_argument("--methods", nargs="+", default=["seq_lora", "keeplora", "keeplora_pp", "joint"],
+                    choices=sorted(VARIANTS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--orders", type=int, default=2, choices=[1, 2])
+    ap.add_argument("--out", default="runs/tinycl")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra recipe overrides for every cell")
+    ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
+    cells = {m: [run_cell(recipe, m, o, s, out, args.set) for o in range(1, args.orders + 1)
+                 for s in range(args.seeds)] for m in args.methods}
+    summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
+    wall = time.perf_counter() - start
+    command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
+    plots = plot(cells, out)
+    text = (f"### TinyCL-VL: `{args.recipe}`\n\n`{command}` — {time.strftime('%Y-%m-%d')}, "
+            f"{platform.processor() or platform.machine()}, wall {wall / 60:.1f} min for this call "
+            f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
+            + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary))
+            + f"\nPlot: `{plots[0].relative_to(ROOT)}` (not committed; rerun the command).\n\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "table.md").write_text(text)
+    print(text)
+    if args.write_benchmarks:
+        write_benchmarks(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

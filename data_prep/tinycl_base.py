@@ -1,0 +1,159 @@
+"""Pretrain the TinyCL-VL base: a small Video-LLaVA (transformers classes) that knows the general suite.
+
+    python -m data_prep.tinycl_base --data data/tinycl --out data/tinycl/base     # ≈ 8 min on 2 CPU cores
+
+KeepLoRA's premise is that a pretrained model's principal weight directions hold its general knowledge;
+a random-init model has none to lose, so the continual-learning runs start from this checkpoint. Every
+weight trains here (vision tower, projector, decoder) on the general-suite mixture of
+``data_prep.tinycl``; the continual recipes then freeze it as LLaVA freezes CLIP. The checkpoint is a
+plain transformers folder (byte-level tokenizer and chat template included) with ``base_info.json``:
+the config, steps, wall time and held-out general-suite scores. An existing matching checkpoint is reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+__all__ = ["build_base", "BASE_MODEL"]
+
+# 6 decoder layers (a visible depth ramp for layer scaling), d = 128; a 3-layer ViT on 32×32 images
+BASE_MODEL = {"family": "video_llava", "num_frames": 4,
+              "tiny": {"hidden_size": 128, "num_layers": 6, "vision_hidden_size": 64, "vision_layers": 3,
+                       "initializer_range": 0.02}}
+
+
+def _general_files(data: Path, split: str) -> dict[str, Path]:
+    from .tinycl import GENERAL
+    name = "train.json" if split == "train" else "test.jsonl"
+    files = {g: data / "general" / g / name for g in GENERAL}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise SystemExit(f"error: {missing[0]} not found: run `python -m data_prep.tinycl --out {data}` first")
+    return files
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def general_scores(model, encoder, data: Path, device, batch_size: int = 64) -> dict[str, float]:
+    """Exact-match accuracy (%) of each general-suite skill on its held-out test split."""
+    from eval.harness import evaluate_task
+    from keeplora.data.records import read_test_file
+    model.eval()
+    out = {}
+    for skill, path in _general_files(data, "test").items():
+        result, _ = evaluate_task(model, encoder, read_test_file(path), "exact_match", batch_size, 8, device)
+        out[skill] = round(result.value, 2)
+    return out
+
+
+def _skill_batches(encoder, data: Path, batch: int, seed: int):
+    """Endless batches, each from one skill (a batch mixing 17-token images with 68-token clips would pad
+    every image sample to the clip's length), skills drawn in proportion to their size; video batches
+    cost four image batches, so the one video skill is drawn half as often."""
+    from keeplora.data.batching import EncodedDataset, collate_train
+    from keeplora.data.records import read_train_file
+    loaders = {}
+    for i, (skill, path) in enumerate(sorted(_general_files(data, "train").items())):
+        loaders[skill] = DataLoader(EncodedDataset(read_train_file(path), encoder), batch_size=batch, shuffle=True,
+                                    drop_last=True, generator=torch.Generator().manual_seed(seed + i),
+                                    collate_fn=partial(collate_train, pad_id=encoder.loaded.tokenizer.pad_token_id))
+    iters = {k: iter(v) for k, v in loaders.items()}
+    rng, names = random.Random(seed), sorted(loaders)
+    weights = [len(loaders[k]) * (0.5 if k.startswith("video") else 1.0) for k in names]
+    while True:
+        skill = rng.choices(names, weights)[0]
+        b = next(iters[skill], None)
+        if b is None:
+            iters[skill] = iter(loaders[skill])
+            b = next(iters[skill])
+        yield b
+
+
+def _train(model, encoder, data: Path, steps: int, batch: int, lr: float, seed: int) -> float:
+    from tqdm import tqdm
+
+    from keeplora.data.batching import to_device
+    model.requires_grad_(True)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(_schedule, total=steps, warmup=max(1, steps // 20)))
+    loss_ema, batches = None, _skill_batches(encoder, data, batch, seed)
+    for _ in (bar := tqdm(range(steps), desc="pretraining the TinyCL-VL base")):
+        loss = model(**to_device(next(batches), torch.device("cpu"), torch.float32)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss_ema = float(loss) if loss_ema is None else 0.95 * loss_ema + 0.05 * float(loss.detach())
+        bar.set_postfix(loss=f"{loss_ema:.3f}")
+    model.requires_grad_(False)
+    return loss_ema
+
+
+def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, steps: int = 2400,
+               batch: int = 16, lr: float = 1e-3, seed: int = 0, force: bool = False) -> dict:
+    """Train (or reuse) the base checkpoint; returns its ``base_info.json``."""
+    from keeplora.config import ModelCfg
+    from keeplora.data.batching import Encoder
+    from keeplora.models import get_adapter
+    data = Path(data)
+    out = Path(out) if out else data / "base"
+    manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
+    key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "data": manifest.get("key")}
+    info_file = out / "base_info.json"
+    if info_file.is_file() and not force and json.loads(info_file.read_text()).get("key") == key:
+        return json.loads(info_file.read_text())
+    torch.manual_seed(seed)
+    random.seed(seed)
+    cfg = ModelCfg(**BASE_MODEL)
+    adapter = get_adapter(cfg.family)
+    loaded = adapter.load(cfg, seed=seed)
+    encoder = Encoder(adapter, loaded, cfg, 1024)
+    start = time.perf_counter()
+    loss = _train(loaded.model, encoder, data, steps, batch, lr, seed)
+    after = general_scores(loaded.model, encoder, data, torch.device("cpu"))
+    info = {"key": key, "final_loss": round(loss, 4), "wall_s": round(time.perf_counter() - start, 1),
+            "general_after": after,
+            "params": sum(p.numel() for p in loaded.model.parameters())}
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    loaded.model.save_pretrained(tmp, safe_serialization=True)
+    loaded.tokenizer.save_pretrained(tmp)
+    (tmp / "base_info.json").write_text(json.dumps(info, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="data/tinycl")
+    ap.add_argument("--out", default=None, help="default: DATA/base")
+    ap.add_argument("--steps", type=int, default=2400)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+    info = build_base(args.data, args.out, args.steps, args.batch, args.lr, args.seed, args.force)
+    print(f"TinyCL-VL base ({info['params'] / 1e6:.2f}M params, {info['wall_s']} s): held-out general suite "
+          + ", ".join(f"{k} {v:.0f}" for k, v in info["general_after"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The TinyCL-VL grid runner's bookkeeping: ordered recipes, resumable cells, aggregation and verdicts."""
+import json
+
+import yaml
+
+from bench import tinycl
+
+
+def _cell(path, bwt, mft, general, leak=0.0):
+    path.mkdir(parents=True)
+    metrics = {"transfer": 1.0, "average": 50.0, "last": 40.0, "mft": mft, "bwt": bwt, "general_change": general}
+    (path / "metrics.json").write_text(json.dumps({"metrics": metrics, "zero_shot": [0.0, 10.0]}))
+    diag = {"t1": {"m0": {"layer": 0, "norm": 1.0, "leak": leak}, "m1": {"layer": 3, "norm": 4.0, "leak": leak}}}
+    (path / "diagnostics.json").write_text(json.dumps(diag))
+    return path
+
+
+def test_order_two_reverses_the_task_list_and_keeps_everything_else(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"output_dir": "x", "tasks": [{"name": "a"}, {"name": "b"}], "seed": 1}))
+    assert tinycl._ordered_recipe(recipe, 1, tmp_path) == recipe
+    data = yaml.safe_load(tinycl._ordered_recipe(recipe, 2, tmp_path / "out").read_text())
+    assert [t["name"] for t in data["tasks"]] == ["b", "a"] and data["seed"] == 1
+
+
+def test_a_cell_counts_as_finished_only_when_every_task_is_done(tmp_path):
+    (tmp_path / "run_manifest.json").write_text(json.dumps({"tasks_done": ["a"]}))
+    assert not tinycl._finished(tmp_path, 2) and tinycl._finished(tmp_path, 1)
+
+
+def test_aggregate_table_and_verdicts(tmp_path):
+    seq = [tinycl.cell_summary(_cell(tmp_path / f"seq{i}", -20.0 + i, 80.0, -10.0)) for i in range(2)]
+    pp = [tinycl.cell_summary(_cell(tmp_path / f"pp{i}", -4.0 + i, 78.0, -1.0, 1e-6)) for i in range(2)]
+    summary = {"seq_lora": tinycl.aggregate(seq), "keeplora_pp": tinycl.aggregate(pp)}
+    assert summary["seq_lora"]["bwt"] == (-19.5, 0.5) and summary["keeplora_pp"]["depth_ratio"][0] == 4.0
+    text = tinycl.table(summary)
+    assert "| seq_lora | 2 |" in text and "-19.5 ± 0.5" in text
+    lines = tinycl.verdicts(summary)
+    assert any("SeqLoRA BWT -19.5" in v and "forgets" in v for v in lines)
+    assert any(v.startswith("KeepLoRA++ vs SeqLoRA: BWT +16.0 (beyond") and "matched" in v for v in lines)
+
+
+def test_benchmarks_section_is_replaced_between_markers(tmp_path):
+    doc = tmp_path / "B.md"
+    doc.write_text("# Benchmarks\n")
+    tinycl.write_benchmarks("first\n", doc)
+    tinycl.write_benchmarks("second\n", doc)
+    text = doc.read_text()
+    assert "second" in text and "first" not in text and text.count(tinycl.MARK_START) == 1
