@@ -13,11 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from keeplora.metrics import run_metrics
+from keeplora.metrics import general_change, run_metrics
 
 __all__ = ["write_report"]
 
-_ORDER = ("transfer", "average", "last", "mft", "mfn", "maa", "bwt", "forgetting", "fwt")
+_ORDER = ("transfer", "average", "last", "mft", "mfn", "maa", "bwt", "forgetting", "fwt", "general_change")
 
 
 def _load(run: Path) -> dict:
@@ -26,6 +26,8 @@ def _load(run: Path) -> dict:
         raise FileNotFoundError(f"{path} not found: is {run} an output_dir of a finished (or started) run?")
     data = json.loads(path.read_text())
     data["metrics"] = run_metrics(data["matrix"], data.get("zero_shot"))
+    if data.get("general"):
+        data["metrics"]["general_change"] = general_change(data["general"])
     return data
 
 
@@ -52,6 +54,11 @@ def _plots(name: str, data: dict, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for j, task in enumerate(tasks):
         ax.plot(range(len(rows)), [r[j] for r in rows], marker="o", label=task)
+    general = data.get("general", {})
+    if general:                                   # the held-out general suite, at the same stages
+        xs = [i for i, label in enumerate(labels) if label in general]
+        ax.plot(xs, [sum(general[labels[i]].values()) / len(general[labels[i]]) for i in xs], "k--", marker="s",
+                label="general suite (mean)")
     ax.set_xticks(range(len(rows)), labels, rotation=45, ha="right")
     ax.set_ylabel("score (%)")
     ax.legend(fontsize=7)
