@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -73,7 +74,7 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
            *VARIANTS[method], *extra]
     print("$ " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHON": sys.executable})
     return cell
 
 
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.processor() or platform.machine()}, wall {wall / 60:.1f} min for this call "
             f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
             + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary))
-            + f"\nPlot: `{plots[0].relative_to(ROOT)}` (not committed; rerun the command).\n\n")
+            + f"\nPlot: `{os.path.relpath(plots[0], ROOT)}` (not committed; rerun the command).\n\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "table.md").write_text(text)
     print(text)

@@ -98,7 +98,8 @@ def _train(model, encoder, data: Path, steps: int, batch: int, lr: float, seed: 
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        loss_ema = float(loss) if loss_ema is None else 0.95 * loss_ema + 0.05 * float(loss.detach())
+        value = float(loss.detach())
+        loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
         bar.set_postfix(loss=f"{loss_ema:.3f}")
     model.requires_grad_(False)
     return loss_ema
