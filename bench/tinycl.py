@@ -120,6 +120,9 @@ def table(summary: dict[str, dict]) -> str:
     head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
+    zero = next((agg["zero_shot_mean"] for agg in summary.values() if "zero_shot_mean" in agg), None)
+    if zero:                                       # the base before any task: every run's zero-shot row
+        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – |")
     for method, agg in summary.items():
         cells = [str(int(agg["cells"][0]))] + [_fmt(agg.get(k)) for k in COLUMNS]
         cells += [_fmt(agg.get("leak"), 4) if agg.get("leak") else "–", _fmt(agg.get("depth_ratio"), 2)]

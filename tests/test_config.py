@@ -52,3 +52,22 @@ def test_cli_fails_fast_with_one_line_and_exit_code_2():
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: tasks[0].train (Counting)")
+
+
+def test_missing_general_suite_or_local_base_names_the_file_and_the_prepare_command(tmp_path):
+    r = load_recipe(ROOT / "recipes/tiny_image_seq.yaml")
+    for task in r.tasks:
+        for key in ("train", "test"):
+            (tmp_path / getattr(task, key)).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / getattr(task, key)).write_text("[]")
+    (tmp_path / "recipes/ds").mkdir(parents=True)
+    (tmp_path / "recipes/ds/zero2.json").write_text("{}")
+    with pytest.raises(RecipeError, match=r"general\[0\]\.test \(shapes\).*python -m data_prep.tinycl"):
+        check_files(r, tmp_path)
+    for g in r.general:
+        (tmp_path / g.test).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / g.test).write_text("")
+    with pytest.raises(RecipeError, match=r"model.name_or_path: local checkpoint .*data/tinycl/base not found"):
+        check_files(r, tmp_path)
+    (tmp_path / "data/tinycl/base").mkdir()
+    check_files(r, tmp_path)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_prep.tiny_synth import _write_clip
+from data_prep.tiny_synth import write_clip
 from keeplora.models.media import MediaError, MediaProcessor, read_video_frames, sample_indices
 
 
@@ -14,7 +14,7 @@ def test_uniform_indices():
 
 def test_mp4_written_by_pyav_decodes_to_the_expected_frames(tmp_path):
     frames = [np.full((32, 32, 3), 40 * i, dtype=np.uint8) for i in range(6)]
-    _write_clip(tmp_path / "c.mp4", frames)
+    write_clip(tmp_path / "c.mp4", frames)
     out = read_video_frames(tmp_path / "c.mp4", 3)                          # indices 0, 2(.5→2), 5
     assert out.shape == (3, 32, 32, 3)
     assert [int(round(f.mean() / 40)) for f in out] == [0, 2, 5]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data_prep.tiny_synth import _write_clip
+from data_prep.tiny_synth import write_clip
 from eval.harness import predict
 from keeplora.config import load_recipe
 from keeplora.data import Encoder, Sample, collate_train
@@ -25,7 +25,7 @@ def _samples(tmp_path, modalities) -> list[Sample]:
     Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "img.png")
     out = [Sample("img", [("<image>\nWhat color?", "red")], [("image", tmp_path / "img.png")], ["red"])]
     if "video" in modalities:
-        _write_clip(tmp_path / "clip.mp4", [np.full((32, 32, 3), 30 * i, np.uint8) for i in range(5)])
+        write_clip(tmp_path / "clip.mp4", [np.full((32, 32, 3), 30 * i, np.uint8) for i in range(5)])
         out.append(Sample("vid", [("<video>\nWhich way?", "left")], [("video", tmp_path / "clip.mp4")], ["left"]))
     out.append(Sample("txt", [("Say hi.", "hi")], [], ["hi"]))
     return out
