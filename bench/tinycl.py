@@ -83,20 +83,24 @@ def _diagnostics(cell: Path) -> dict:
     path = cell / "diagnostics.json"
     if not path.is_file():
         return {}
-    per_layer, leak = {}, 0.0
+    per_layer, leaks = {}, []
     for modules in json.loads(path.read_text()).values():
         for d in modules.values():
             per_layer.setdefault(d["layer"], []).append(d["norm"])
-            if d.get("leak") is not None:
-                leak = max(leak, d["leak"])
+            if d.get("leak") is not None:                  # methods without a protected basis have none
+                leaks.append(d["leak"])
     means = {k: statistics.fmean(v) for k, v in per_layer.items()}
-    return {"leak": leak, "depth_ratio": means[max(means)] / means[min(means)] if means[min(means)] else None}
+    out = {"depth_ratio": means[max(means)] / means[min(means)] if means[min(means)] else None}
+    if leaks:
+        out["leak"] = max(leaks)
+    return out
 
 
 def cell_summary(cell: Path) -> dict:
     data = json.loads((cell / "metrics.json").read_text())
     row = {k: data["metrics"].get(k) for k in COLUMNS}
     row.update(_diagnostics(cell))
+    row["minutes"] = sum(sum(stages.values()) for stages in data.get("timings", {}).values()) / 60
     row["zero_shot_mean"] = statistics.fmean(data["zero_shot"]) if data.get("zero_shot") else None
     return row
 
@@ -117,15 +121,16 @@ def _fmt(pair: tuple[float, float] | None, digits: int = 1) -> str:
 
 
 def table(summary: dict[str, dict]) -> str:
-    head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow "
+            "| min / run |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     zero = next((agg["zero_shot_mean"] for agg in summary.values() if "zero_shot_mean" in agg), None)
     if zero:                                       # the base before any task: every run's zero-shot row
-        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – |")
+        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – | – |")
     for method, agg in summary.items():
         cells = [str(int(agg["cells"][0]))] + [_fmt(agg.get(k)) for k in COLUMNS]
-        cells += [_fmt(agg.get("leak"), 4) if agg.get("leak") else "–", _fmt(agg.get("depth_ratio"), 2)]
+        leak = agg.get("leak")
+        cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), _fmt(agg.get("minutes"))]
         rows.append(f"| {method} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
 
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
     plots = plot(cells, out)
     text = (f"### TinyCL-VL: `{args.recipe}`\n\n`{command}` — {time.strftime('%Y-%m-%d')}, "
-            f"{platform.processor() or platform.machine()}, wall {wall / 60:.1f} min for this call "
+            f"{platform.machine()}, {os.cpu_count()} cores, wall {wall / 60:.1f} min for this call "
             f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
             + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary))
             + f"\nPlot: `{os.path.relpath(plots[0], ROOT)}` (not committed; rerun the command).\n\n")
