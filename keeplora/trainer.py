@@ -305,21 +305,21 @@ class ContinualTrainer:
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate_row(self, label: str) -> list[float]:
-        """Scores of every task of the sequence (learned or not) with the current merged model."""
-        from eval.harness import evaluate_task
-        ev, row = self.recipe.eval, []
-        for task, samples in zip(self.recipe.tasks, self.test_sets):
-            result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
-                                          ev.max_new_tokens, self.dist.device)
-            self.writer.save_predictions(label, task.name, preds, result)
-            row.append(result.value)
+        """Scores of every task of the sequence (learned or not) and of the general suite, with the current
+        merged model."""
+        row = self._score(label, self.recipe.tasks, self.test_sets, "")
         self.writer.print_row(label, row)
-        general = {}
-        for task, samples in zip(self.recipe.general, self.general_sets):
+        if self.recipe.general:
+            general = self._score(label, self.recipe.general, self.general_sets, "general_")
+            self.writer.add_general(label, {g.name: v for g, v in zip(self.recipe.general, general)})
+        return row
+
+    def _score(self, label: str, tasks, sample_sets, prefix: str) -> list[float]:
+        from eval.harness import evaluate_task
+        ev, values = self.recipe.eval, []
+        for task, samples in zip(tasks, sample_sets):
             result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
                                           ev.max_new_tokens, self.dist.device)
-            self.writer.save_predictions(label, f"general_{task.name}", preds, result)
-            general[task.name] = result.value
-        if general:
-            self.writer.add_general(label, general)
-        return row
+            self.writer.save_predictions(label, prefix + task.name, preds, result)
+            values.append(result.value)
+        return values
