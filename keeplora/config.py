@@ -214,6 +214,14 @@ class Recipe(_Strict):
             raise ValueError(f"task names must be unique, got {names}")
         return tasks
 
+    @field_validator("general")
+    @classmethod
+    def _unique_general_names(cls, general: list[EvalTaskCfg]) -> list[EvalTaskCfg]:
+        names = [g.name for g in general]
+        if len(set(names)) != len(names):                  # each name owns one predictions file per stage
+            raise ValueError(f"general-suite names must be unique, got {names}")
+        return general
+
     @model_validator(mode="after")
     def _known_names(self) -> Recipe:
         from keeplora.core import SCHEDULES

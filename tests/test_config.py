@@ -71,3 +71,8 @@ def test_missing_general_suite_or_local_base_names_the_file_and_the_prepare_comm
         check_files(r, tmp_path)
     (tmp_path / "data/tinycl/base").mkdir()
     check_files(r, tmp_path)
+
+
+def test_general_suite_names_must_be_unique():
+    with pytest.raises(RecipeError, match="general-suite names must be unique"):
+        load_recipe(ROOT / "recipes/tiny_image_seq.yaml", ["general.1.name=shapes"])
