@@ -89,8 +89,7 @@ def _video_item(rng: random.Random, num_frames: int = 4) -> tuple[list[np.ndarra
 def write_items(folder: Path, task: str, items: list[tuple], n_train: int) -> None:
     """Write ``(media, question, answer)`` items as one task: media files, ``train.json`` (LLaVA
     conversations, the first ``n_train`` items) and ``test.jsonl`` (the rest). ``media`` is a PIL image,
-    a list of RGB frames (written as mp4), an already written media path relative to ``folder``, or None
-    (a text-only sample)."""
+    a list of RGB frames (written as mp4), or None (a text-only sample)."""
     (folder / "media").mkdir(parents=True, exist_ok=True)
     train, test = [], []
     for i, (media, question, answer) in enumerate(items):
@@ -109,8 +108,6 @@ def write_items(folder: Path, task: str, items: list[tuple], n_train: int) -> No
 def _save_media(folder: Path, stem: str, media) -> tuple[str | None, str | None]:
     if media is None:
         return None, None
-    if isinstance(media, tuple):                      # ("video", "media/x.mp4"): written by the generator
-        return media
     if isinstance(media, Image.Image):
         media.save(folder / f"{stem}.png")
         return "image", f"{stem}.png"
@@ -119,15 +116,8 @@ def _save_media(folder: Path, stem: str, media) -> tuple[str | None, str | None]
 
 
 def _write_task(root: Path, task: str, n_train: int, n_test: int, rng: random.Random) -> None:
-    folder = root / task
-    items = []
-    for _ in range(n_train + n_test):
-        if task == "motion":
-            frames, question, answer = _video_item(rng)
-            items.append((frames, question, answer))
-        else:
-            items.append(_image_item(task, rng))
-    write_items(folder, task, items, n_train)
+    items = [_video_item(rng) if task == "motion" else _image_item(task, rng) for _ in range(n_train + n_test)]
+    write_items(root / task, task, items, n_train)
 
 
 TASKS = ("color", "shape", "position", "motion")

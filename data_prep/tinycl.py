@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from keeplora.atomic import atomic_write_text
+
 from . import tinycl_sources as src
 from .common import ConvertError
 from .tiny_synth import COLORS, DIRECTIONS, SHAPES, paint, write_items
@@ -171,11 +173,11 @@ def _digit_sum(rng, images, labels, pool, n):
 
 
 def _ocr(rng, vocab, n):
-    out = []
+    out, fonts = [], {size: src.font(size) for size in (11, 12)}      # each font file read once
     for _ in range(n):
         word = rng.choice(vocab)
         img = Image.new("RGB", (SIZE, SIZE), tuple(rng.randint(200, 255) for _ in range(3)))
-        font = src.font(rng.choice([11, 12]))
+        font = fonts[rng.choice([11, 12])]
         left, top, right, bottom = font.getbbox(word)
         x = rng.randint(0, max(0, SIZE - (right - left))) - left
         y = rng.randint(0, max(0, SIZE - (bottom - top))) - top
@@ -320,9 +322,7 @@ def build(out: str | Path = "data/tinycl", seed: int = 0, n_train: int = 1200, n
             write_items(folder, name, items, n_tr)
             files[f"{group}/{name}"] = {"train": n_tr, "test": len(items) - n_tr, "sha256": _digest(folder)}
     manifest = {"benchmark": "TinyCL-VL", "key": key, "sources": src.INSTALL, "tasks": files}
-    tmp = manifest_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    tmp.replace(manifest_file)
+    atomic_write_text(manifest_file, json.dumps(manifest, indent=1))      # last: it marks the build finished
     return manifest
 
 
