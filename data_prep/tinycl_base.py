@@ -1,6 +1,6 @@
 """Pretrain the TinyCL-VL base: a small Video-LLaVA (transformers classes) that knows the general suite.
 
-    python -m data_prep.tinycl_base --data data/tinycl --out data/tinycl/base     # ≈ 8 min on 2 CPU cores
+    python -m data_prep.tinycl_base --data data/tinycl --out data/tinycl/base     # 9 min measured on 2 shared CPU cores
 
 KeepLoRA's premise is that a pretrained model's principal weight directions hold its general knowledge;
 a random-init model has none to lose, so the continual-learning runs start from this checkpoint. Every
