@@ -73,8 +73,10 @@ class SubspaceCfg(_Strict):
     """ε_f: energy threshold of the GPM basis growth after each task."""
     grad_ratio: float = Field(0.2, gt=0, le=1)
     """Share of each task's training set (evenly spaced) used for the task-gradient estimates."""
-    growth: Literal["grad", "features"] = "grad"
-    """Basis growth from the post-training gradient (LLaVA/video rule) or from layer inputs (CLIP rule)."""
+    growth: Literal["grad", "features", "features_summed"] = "grad"
+    """Basis growth from the post-training gradient (LLaVA/video rule) or from layer inputs (CLIP rule):
+    ``features`` = the uncentred input covariance Σ x xᵀ; ``features_summed`` = the official MTIL code's
+    element-wise sum of per-batch token matrices (parity with the published numbers). metrics.json records it."""
     grad_batch_size: int = Field(4, ge=1)
     """Micro-batch size of the gradient passes."""
     randomized_svd: bool = False
@@ -86,6 +88,11 @@ class SubspaceCfg(_Strict):
     gradient: Literal["sketch", "exact"] = "sketch"
     """Task gradient: ``sketch`` streams a randomized sketch (no weight gradient is ever formed; see
     ``keeplora/core/sketch.py``); ``exact`` materialises every weight gradient, as the official code does."""
+    tower_weight_energy: dict[Literal["vision", "text", "decoder"], float] = Field(default_factory=dict)
+    """ε_w per tower, overriding ``weight_energy`` (CLIP/MTIL: ``{vision: 0.85, text: 0.2}``)."""
+    clip_basis_side: Literal["official", "input"] = "official"
+    """CLIP only: ``official`` keeps the output-side U of each (square) attention weight as the input basis,
+    as the MTIL code does; ``input`` is the paper's (and the LLaVA code's) input-side convention."""
     sketch_rank: Optional[int] = Field(None, ge=1)
     """Sketch size k (directions recovered per layer; also the most the basis can grow per task); null = 2r."""
 
@@ -95,6 +102,9 @@ class LayerScaleCfg(_Strict):
     """Scale of the first adapted layer; the last gets 1.0."""
     schedule: str = "linear"
     """``linear`` (official) | ``exp`` | ``uniform`` (no scaling)."""
+    towers: list[Literal["vision", "text", "decoder"]] = Field(default_factory=lambda: ["vision", "decoder"])
+    """Towers whose adapted layers are ramped (each its own ramp); the others keep scale 1. The CLIP text
+    encoder is off by default: whether the official KeepLoRA++ code scales it could not be read."""
 
 
 class OptimCfg(_Strict):
@@ -105,7 +115,10 @@ class OptimCfg(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     """AdamW weight decay."""
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    """Linear warm-up share of each task's steps, then cosine decay."""
+    """Linear warm-up share of each task's steps, then cosine decay (``schedule: cosine``)."""
+    schedule: Literal["cosine", "one_cycle"] = "cosine"
+    """LR schedule per task: warm-up + cosine (LLaVA's HF Trainer) or torch's OneCycleLR with its defaults
+    and ``max_lr`` = each group's lr (the MTIL code)."""
     epochs: float = Field(1.0, gt=0)
     """Epochs per task (a task may override)."""
     micro_batch_size: int = Field(8, ge=1)
@@ -141,6 +154,9 @@ class EvalCfg(_Strict):
     """Evaluate only the first N test samples of each task."""
     zero_shot: bool = True
     """Evaluate every task before the first one is trained."""
+    label_set: Literal["task", "all"] = "task"
+    """Classifier families (CLIP): classify among the task's own classes (MTIL, task identity known) or among
+    the merged class list of every task and general-suite entry (task-agnostic, X-TAIL style)."""
 
 
 class EvalTaskCfg(_Strict):
@@ -152,6 +168,9 @@ class EvalTaskCfg(_Strict):
     """Scorer name in ``eval.scorers``."""
     media_root: Optional[str] = None
     """Directory that media paths are relative to; null = the directory of each JSON file."""
+    classes: Optional[str] = None
+    """Classifier families (CLIP): JSON file ``{"classnames": [...], "templates": ["a photo of a {}.", ...]}``;
+    each sample's answer must be one of the class names (the first template is used, as in the MTIL code)."""
 
 
 class TaskCfg(EvalTaskCfg):
@@ -305,6 +324,14 @@ def _resolve(path: str, base: Path) -> Path:
 def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
     """Fail fast, naming the file, if a task file or the DeepSpeed JSON is missing or unreadable."""
     hint = f" — create it with: {recipe.data.prepare}" if recipe.data.prepare else ""
+    for i, task in enumerate([*recipe.tasks, *recipe.general]):
+        where = f"tasks[{i}]" if i < len(recipe.tasks) else f"general[{i - len(recipe.tasks)}]"
+        if task.media_root and not _resolve(task.media_root, base).is_dir():
+            then = f", then run: {recipe.data.prepare}" if recipe.data.prepare else ""
+            raise RecipeError(f"{where}.media_root ({task.name}): dataset folder {_resolve(task.media_root, base)} "
+                              f"not found; download the dataset there{then}")
+        if task.classes and not _resolve(task.classes, base).is_file():
+            raise RecipeError(f"{where}.classes ({task.name}): file {_resolve(task.classes, base)} not found{hint}")
     for i, task in enumerate(recipe.tasks):
         for key in ("train", "test"):
             p = _resolve(getattr(task, key), base)
@@ -317,6 +344,8 @@ def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
     if name and (name.startswith((".", "/", "~")) or name.count("/") > 1) and not _resolve(name, base).exists():
         raise RecipeError(f"model.name_or_path: local checkpoint {_resolve(name, base)} not found "
                           f"(hub ids have the form org/name){hint}")
+    from keeplora.models import get_adapter
+    get_adapter(recipe.model.family).check_recipe(recipe)
     if recipe.deepspeed.config:
         p = _resolve(recipe.deepspeed.config, base)
         try:

@@ -7,7 +7,9 @@
   input, a hook on its output gradient streams both into a small randomized sketch (``core.sketch``);
   base weights never require grad, so no (d_out × d_in) gradient is materialised.
 * ``input_covariances``: ``Σ x xᵀ`` of each layer's inputs over non-padding tokens (the "features"
-  growth of the CLIP code, streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
+  growth, streamed into a (d_in, d_in) accumulator instead of storing the token matrix).
+* ``summed_inputs``: the official MTIL code's "features" statistic, the element-wise sum of each batch's
+  (tokens × d_in) input matrix (``features_summed`` growth, kept for parity with the published numbers).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from torch import nn
 
 from .core import GradientSketch, SketchResult
 
-__all__ = ["subset_indices", "mean_gradients", "sketch_gradients", "input_covariances"]
+__all__ = ["subset_indices", "mean_gradients", "sketch_gradients", "input_covariances", "summed_inputs"]
 
 
 def subset_indices(n: int, ratio: float) -> list[int]:
@@ -144,3 +146,46 @@ def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: I
         model.train(was_training)
     _all_reduce_sum(list(covs.values()))
     return covs
+
+
+@torch.no_grad()
+def summed_inputs(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                  forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``R = (Σ_b X_bᵀ) / n`` per layer: X_b = batch b's inputs flattened to (tokens, d_in), padding included.
+
+    This is the official MTIL code's feature matrix (``accumulate_features``): a running *element-wise sum*
+    of fixed-width batch matrices, not their concatenation and not a covariance. Its width must not change,
+    so a batch with another token count (the last, partial one) is left out, as the official
+    ``drop_last=True`` does. Summed over ranks (equal batch shapes on every rank).
+    """
+    sums: dict[str, torch.Tensor] = {}
+    counts = {n: torch.zeros(1, device=l.weight.device) for n, l in layers.items()}
+
+    def hook(name):
+        def fn(_module, args):
+            x = args[0].detach()
+            x = x.reshape(-1, x.shape[-1]).float().T                  # (d_in, tokens)
+            if name not in sums:
+                sums[name] = x.clone()
+            elif sums[name].shape != x.shape:
+                return
+            else:
+                sums[name] += x
+            counts[name] += 1
+        return fn
+
+    handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in layers.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            forward(model, batch)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    missing = sorted(set(layers) - set(sums))
+    if missing:
+        raise ValueError(f"no batch reached {missing[0]} (empty task subset)")
+    _all_reduce_sum([sums[n] for n in sorted(sums)] + [counts[n] for n in sorted(counts)])
+    return {n: sums[n] / counts[n] for n in layers}

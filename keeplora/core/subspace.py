@@ -22,17 +22,26 @@ def _check_energy(energy: float, name: str) -> None:
         raise ValueError(f"{name} must be in (0, 1], got {energy}")
 
 
-def principal_basis(weight: torch.Tensor, energy: float, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def principal_basis(weight: torch.Tensor, energy: float, out_dtype: torch.dtype = torch.float32,
+                    side: str = "input") -> torch.Tensor:
     """Top input-side singular vectors of a pretrained weight (method step 0).
 
     ``p = max(1, #{k : cumsum(S²/ΣS²)_k < energy})`` — the official rule counts components *strictly*
     below the threshold, so it can keep one fewer than needed to reach ``energy``.
 
+    ``side="output"`` reproduces the official MTIL (CLIP) code: it keeps ``U`` of the (out × in) weight,
+    the *output*-side singular vectors, and uses them as an input-side basis. That is only defined for
+    square weights (CLIP's q/k/v/o are E × E); the paper and the LLaVA code use the input side.
+
     weight: (d_out, d_in). Returns (d_in, p), orthonormal columns.
     """
+    if side not in ("input", "output"):
+        raise ValueError(f"principal_basis: side must be 'input' or 'output', got {side!r}")
+    if side == "output" and weight.shape[0] != weight.shape[1]:
+        raise ValueError(f"principal_basis: the output-side basis needs a square weight, got {tuple(weight.shape)}")
     _check_energy(energy, "weight energy (epsilon_w)")
     w = weight.detach().to(torch.float32)
-    _, s, vh = torch.linalg.svd(w, full_matrices=False)       # W = U S Vh; Vh: (min, d_in)
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)       # W = U S Vh; Vh: (min, d_in)
     s2 = s.square()
     total = s2.sum()
     if total == 0:
@@ -40,7 +49,8 @@ def principal_basis(weight: torch.Tensor, energy: float, out_dtype: torch.dtype 
     ratio_cum = torch.cumsum(s2 / total, dim=0)
     nonzero = int((s2 > s2[0] * 1e-12).sum())
     p = max(1, min(int((ratio_cum < energy).sum()), nonzero))
-    return vh[:p].T.contiguous().to(out_dtype)                # (d_in, p)
+    kept = u[:, :p] if side == "output" else vh[:p].T          # (d_in, p)
+    return kept.contiguous().to(out_dtype)
 
 
 def project_off(x: torch.Tensor, basis: torch.Tensor | None) -> torch.Tensor:

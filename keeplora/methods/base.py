@@ -1,7 +1,7 @@
 """The lifecycle every method implements (begin_task → train → end_task), and its context."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,8 +18,10 @@ __all__ = ["Method", "TaskContext"]
 class TaskContext:
     """What a hook may use: the merged model (no LoRA), its adapted layers, and the task's statistics.
 
-    ``gradients()``, ``sketches(bases)`` and ``covariances()`` run passes over the task's evenly spaced
-    subset (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
+    ``gradients()``, ``sketches(bases)``, ``covariances()`` and ``summed_inputs()`` run passes over the task's
+    evenly spaced subset (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
+    ``towers`` names each module's tower (``vision`` / ``text`` encoder, or the LLM ``decoder``);
+    ``principal_side`` is the side of the weight SVD kept as the principal basis (see ``principal_basis``).
     """
     index: int
     name: str
@@ -29,6 +31,12 @@ class TaskContext:
     gradients: Callable[[], dict[str, torch.Tensor]]
     covariances: Callable[[], dict[str, torch.Tensor]]
     sketches: Callable[[dict[str, torch.Tensor]], dict] | None = None
+    summed_inputs: Callable[[], dict[str, torch.Tensor]] | None = None
+    towers: dict[str, str] | None = None
+    principal_side: str = "input"
+
+    def tower(self, name: str) -> str:
+        return (self.towers or {}).get(name, "decoder")
 
 
 class Method:
@@ -44,8 +52,8 @@ class Method:
     def train_a(self) -> bool:
         return True
 
-    def scales(self, layer_index: dict[str, int]) -> dict[str, float]:
-        """Per-module multiplier of α; ``layer_index`` maps module name -> decoder layer."""
+    def scales(self, layer_index: dict[str, int], towers: dict[str, str] | None = None) -> dict[str, float]:
+        """Per-module multiplier of α; ``layer_index`` maps module name -> layer, ``towers`` -> its tower."""
         return {name: 1.0 for name in layer_index}
 
     def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor] | None:
@@ -75,9 +83,22 @@ class Method:
             raise ValueError(f"method {self.name!r} keeps no state, but a state file was given")
 
 
-def depth_scales(layer_index: dict[str, int], gamma: float, schedule: str) -> dict[str, float]:
-    """Map module -> s_l, with l the rank of its layer among the adapted layers (official ramp)."""
-    ordered = sorted(set(layer_index.values()))
-    s = layer_scales(len(ordered), gamma, schedule)
-    position = {layer: i for i, layer in enumerate(ordered)}
-    return {name: s[position[layer]] for name, layer in layer_index.items()}
+def depth_scales(layer_index: dict[str, int], gamma: float, schedule: str, towers: dict[str, str] | None = None,
+                 ramped: Sequence[str] = ("vision", "decoder")) -> dict[str, float]:
+    """Map module -> s_l, with l the rank of its layer among its tower's adapted layers (official ramp).
+
+    Each tower gets its own ramp (CLIP: vision layers 0..11 and text layers 0..11 are two stacks);
+    modules of a tower not in ``ramped`` keep 1.0. ``towers`` None: every module is in the decoder.
+    """
+    tower_of = {name: (towers or {}).get(name, "decoder") for name in layer_index}
+    out = {}
+    for tower in set(tower_of.values()):
+        members = {n: layer for n, layer in layer_index.items() if tower_of[n] == tower}
+        if tower not in ramped:
+            out.update({n: 1.0 for n in members})
+            continue
+        ordered = sorted(set(members.values()))
+        s = layer_scales(len(ordered), gamma, schedule)
+        position = {layer: i for i, layer in enumerate(ordered)}
+        out.update({n: s[position[layer]] for n, layer in members.items()})
+    return out

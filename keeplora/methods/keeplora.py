@@ -35,15 +35,23 @@ class KeepLoRAPlusPlus(Method):
     def train_a(self) -> bool:
         return self.recipe.lora.train_a
 
-    def scales(self, layer_index: dict[str, int]) -> dict[str, float]:
+    def scales(self, layer_index: dict[str, int], towers: dict[str, str] | None = None) -> dict[str, float]:
         ls = self.recipe.layer_scale
-        return depth_scales(layer_index, ls.gamma, "uniform" if self.uniform_scale else ls.schedule)
+        return depth_scales(layer_index, ls.gamma, "uniform" if self.uniform_scale else ls.schedule, towers,
+                            ls.towers)
+
+    def _principal(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
+        """Step 0: the pretrained principal basis of every layer (ε_w per tower), or empty bases (ablation)."""
+        sub = self.recipe.subspace
+        if not sub.principal:
+            return {n: torch.zeros(l.in_features, 0) for n, l in ctx.layers.items()}
+        return {n: principal_basis(l.weight, sub.tower_weight_energy.get(ctx.tower(n), sub.weight_energy),
+                                   side=ctx.principal_side) for n, l in ctx.layers.items()}
 
     def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
         sub = self.recipe.subspace
         if not self.bases:                                        # step 0, once: pretrained principal bases
-            self.bases = {n: principal_basis(l.weight, sub.weight_energy) if sub.principal
-                          else torch.zeros(l.in_features, 0) for n, l in ctx.layers.items()}
+            self.bases = self._principal(ctx)
         r = self.recipe.lora.r
         if sub.gradient == "sketch":                              # steps 1-2 from a streamed gradient sketch
             sketch = ctx.sketches(self.bases)
@@ -72,8 +80,10 @@ class KeepLoRAPlusPlus(Method):
             return
         if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ
             stats = {n: g.T for n, g in ctx.gradients().items()}
-        else:                                                     # CLIP: layer inputs, via Σ x xᵀ
+        elif sub.growth == "features":                            # layer inputs, via Σ x xᵀ
             stats = {n: covariance_root(c) for n, c in ctx.covariances().items()}
+        else:                                                     # the MTIL code's summed token matrices
+            stats = ctx.summed_inputs()
         self.bases = {n: grow_basis(self.bases[n], stats[n], sub.feature_energy) for n in ctx.layers}
 
     def basis(self, name: str) -> torch.Tensor | None:
