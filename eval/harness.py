@@ -1,18 +1,17 @@
-"""Batched greedy generation over a task's test set, sharded across ranks, scored on rank 0.
+"""Batched prediction over a task's test set (greedy generation, or arg-max classification for CLIP-style
+encoders), sharded across ranks, scored on rank 0.
 
-Left padding + KV cache; each rank generates its contiguous shard and the predictions are gathered
+Each rank generates its contiguous shard and the predictions are gathered
 with ``all_gather_object``, so the score is identical on every rank.
 """
 from __future__ import annotations
-
-from functools import partial
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from eval.scorers import TaskScore, score_task
-from keeplora.data import EncodedDataset, Encoder, Sample, collate_generate, to_device
+from keeplora.data import EncodedDataset, Encoder, Sample
 
 __all__ = ["predict", "evaluate_task", "with_sample_scorers"]
 
@@ -32,18 +31,13 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
     distributed = shard and dist.is_initialized() and dist.get_world_size() > 1
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     dataset = EncodedDataset(_shard(samples, rank, world), encoder, with_answers=False)
-    tok = encoder.loaded.tokenizer
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=partial(collate_generate, pad_id=tok.pad_token_id))
-    dtype = next(model.parameters()).dtype
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=encoder.collate_predict)
     was_training = model.training
     model.eval()
     mine = []
     for batch in loader:
-        inputs = to_device(batch["inputs"], device, dtype)
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        texts = tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        mine += [{"id": i, "question": q, "prediction": t.strip(), "answers": a}
+        texts = encoder.predict(model, batch, device, max_new_tokens)
+        mine += [{"id": i, "question": q, "prediction": t, "answers": a}
                  for i, q, t, a in zip(batch["ids"], batch["questions"], texts, batch["answers"])]
     model.train(was_training)
     if not distributed:

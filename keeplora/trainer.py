@@ -30,13 +30,13 @@ from .checkpoint import (
     write_rng,
 )
 from .config import Recipe, TaskCfg
-from .data import EncodedDataset, Encoder, collate_train, read_test_file, read_train_file, to_device
+from .data import EncodedDataset, read_test_file, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
 from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
 from .errors import UserError
 from .faults import fault_point
-from .gradients import input_covariances, mean_gradients, sketch_gradients, subset_indices
+from .gradients import input_covariances, mean_gradients, sketch_gradients, subset_indices, summed_inputs
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_lora
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
@@ -75,15 +75,17 @@ class ContinualTrainer:
         # everything that can be wrong in the inputs is checked before the (possibly 7B) model loads
         self.method: Method = get_method(recipe.method.name)(recipe)
         _check_scorers(recipe)
-        self.train_sets = [read_train_file(t.train, t.media_root) for t in recipe.tasks]
-        self.test_sets = [read_test_file(t.test, t.media_root)[: recipe.eval.max_samples] for t in recipe.tasks]
-        self.general_sets = [read_test_file(g.test, g.media_root)[: recipe.eval.max_samples] for g in recipe.general]
+        self.train_sets = [read_train_file(t.train, t.media_root, t.name) for t in recipe.tasks]
+        self.test_sets = [read_test_file(t.test, t.media_root, t.name)[: recipe.eval.max_samples] for t in recipe.tasks]
+        self.general_sets = [read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]
+                             for g in recipe.general]
         self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
         self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
         self.model = self.loaded.model.to(dist_info.device)
-        self.encoder = Encoder(self.adapter, self.loaded, recipe.model, recipe.data.max_length)
+        self.encoder = self.adapter.make_encoder(self.loaded, recipe)
         self.layer_index = self.adapter.lora_targets(self.model)
+        self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
                                 fingerprint(recipe))
         if self.resume_from:
@@ -137,7 +139,7 @@ class ContinualTrainer:
             init_a = None
             self._announce(f"resuming task {task.name} at step {resume.state.step} ({resume.folder})")
         peft_model = inject_lora(self.model, list(self.layer_index), self.recipe.lora,
-                                 self.method.scales(self.layer_index), init_a, self.method.train_a)
+                                 self.method.scales(self.layer_index, self.towers), init_a, self.method.train_a)
         if resume is not None:
             load_lora_weights(peft_model, resume.lora)
         clock.lap("task_start_s")
@@ -169,7 +171,9 @@ class ContinualTrainer:
                            gradients=lambda: mean_gradients(self.model, layers, batches(), self._loss),
                            covariances=lambda: input_covariances(self.model, layers, batches(), self._loss),
                            sketches=lambda bases: sketch_gradients(self.model, layers, batches(), self._loss, bases,
-                                                                   k, self.recipe.seed + 1000 * t))
+                                                                   k, self.recipe.seed + 1000 * t),
+                           summed_inputs=lambda: summed_inputs(self.model, layers, batches(), self._loss),
+                           towers=self.towers, principal_side=self.adapter.principal_side(sub))
 
     # ------------------------------------------------------------------ data
     def _dataset(self, t: int) -> EncodedDataset:
@@ -182,7 +186,7 @@ class ContinualTrainer:
         idx = subset_indices(len(self.train_sets[t]), self.recipe.subspace.grad_ratio)
         mine = idx[self.dist.rank::self.dist.world]
         loader = DataLoader(Subset(self._dataset(t), mine), batch_size=self.recipe.subspace.grad_batch_size,
-                            collate_fn=partial(collate_train, pad_id=self.loaded.tokenizer.pad_token_id))
+                            collate_fn=self.encoder.collate_train)
         return (b for b in loader if b is not None)
 
     def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:
@@ -213,7 +217,7 @@ class ContinualTrainer:
         opt, dist_info = self.recipe.optim, self.dist
         dataset = self._dataset(t)
         sampler = DistributedSampler(dataset, dist_info.world, dist_info.rank, shuffle=True, seed=self.recipe.seed + t)
-        collate = partial(collate_train, pad_id=self.loaded.tokenizer.pad_token_id)
+        collate = self.encoder.collate_train
         per_epoch = len(sampler) // opt.micro_batch_size
         if per_epoch < opt.grad_accum:
             raise UserError(f"task {task.name}: {len(dataset)} samples give {per_epoch} micro-batches per rank, "
@@ -223,7 +227,7 @@ class ContinualTrainer:
         ds_config = build_ds_config(self.recipe, dist_info.world, self.model.config.text_config.hidden_size,
                                     dist_info.on_cpu)
         engine = make_engine(peft_model, self._param_groups(peft_model, task), ds_config, steps,
-                             opt.warmup_ratio, opt.weight_decay)
+                             opt.warmup_ratio, opt.weight_decay, opt.schedule)
         hooks = self.method.on_engine(engine, peft_model)
         trainable = [(n, p) for n, p in peft_model.named_parameters() if p.requires_grad]
         pos = self._restore_position(engine, trainable, resume) if resume else Position()

@@ -91,6 +91,20 @@ class Encoder:
             out["mm_token_type_ids"] = [self._type_of_id.get(i, 0) for i in ids]
         return out
 
+    def collate_train(self, items: list[dict | None]) -> dict | None:
+        return collate_train(items, self.loaded.tokenizer.pad_token_id)
+
+    def collate_predict(self, items: list[dict | None]) -> dict | None:
+        return collate_generate(items, self.loaded.tokenizer.pad_token_id)
+
+    def predict(self, model, batch: dict, device: torch.device, max_new_tokens: int) -> list[str]:
+        """Greedy answers of one ``collate_predict`` batch (left padding, KV cache)."""
+        tok = self.loaded.tokenizer
+        inputs = to_device(batch["inputs"], device, next(model.parameters()).dtype)
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        return [t.strip() for t in tok.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)]
+
     def _load_media(self, kind: str, path, sample: Sample) -> MediaItem:
         try:
             return self.adapter.encode_media(self.loaded, kind, path)

@@ -31,6 +31,7 @@ class Sample:
     media: list[tuple[str, Path]] = field(default_factory=list)   # ("image"|"video", path)
     answers: list[str] = field(default_factory=list)              # test only: all accepted answers
     scorer: str | None = None                                     # test only: overrides the task's scorer
+    task: str | None = None                                       # the recipe task it was read for
 
 
 def _load_records(path: Path) -> list[dict]:
@@ -101,7 +102,7 @@ def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
     return turns
 
 
-def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse) -> list[Sample]:
+def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse, task: str | None) -> list[Sample]:
     """Shared loop: resolve media against ``media_root`` (default: the file's folder), name each sample."""
     path = Path(path)
     root = Path(media_root) if media_root else path.parent
@@ -109,7 +110,9 @@ def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse) -> list
     for i, rec in enumerate(_load_records(path)):
         sid = str(next((rec[k] for k in id_keys if k in rec), i))
         where = f"{path} sample {sid!r}"
-        samples.append(parse(rec, sid, _media(rec, root, where), where))
+        sample = parse(rec, sid, _media(rec, root, where), where)
+        sample.task = task
+        samples.append(sample)
     if not samples:
         raise DataError(f"{path}: empty split (no samples)")
     return samples
@@ -130,9 +133,9 @@ def _test_sample(rec: dict, sid: str, media, where: str) -> Sample:
     return Sample(sid, _place_media([(rec["prompt"], "")], media, where), media, answers, scorer)
 
 
-def read_train_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
-    return _read(path, media_root, ("id",), _train_sample)
+def read_train_file(path: str | Path, media_root: str | Path | None = None, task: str | None = None) -> list[Sample]:
+    return _read(path, media_root, ("id",), _train_sample, task)
 
 
-def read_test_file(path: str | Path, media_root: str | Path | None = None) -> list[Sample]:
-    return _read(path, media_root, ("question_id", "id"), _test_sample)
+def read_test_file(path: str | Path, media_root: str | Path | None = None, task: str | None = None) -> list[Sample]:
+    return _read(path, media_root, ("question_id", "id"), _test_sample, task)

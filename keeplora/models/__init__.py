@@ -14,4 +14,4 @@ def get_adapter(name: str) -> ModelAdapter:
     return MODELS.get(name)()
 
 
-from . import llava, llava_next, llava_next_video, llava_onevision, qwen2_vl, video_llava  # noqa: E402,F401,I001
+from . import clip, llava, llava_next, llava_next_video, llava_onevision, qwen2_vl, video_llava  # noqa: E402,F401,I001

@@ -62,9 +62,24 @@ class ModelAdapter:
     tiny_chat_template: ClassVar[str] = LLAVA_TINY_TEMPLATE
     # Qwen2-VL needs per-token modality ids (0 text, 1 image, 2 video) for its 3-D rotary positions.
     needs_token_types: ClassVar[bool] = False
+    # The transformers class that ``from_pretrained`` loads.
+    model_cls: ClassVar[Any] = None
+    # "generate": answers are generated text (the LLaVA family); "classify": arg-max over class prompts (CLIP).
+    output: ClassVar[str] = "generate"
 
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
         raise NotImplementedError
+
+    def _from_pretrained(self, cfg: ModelCfg, dtype):
+        from transformers import AutoTokenizer
+        src = cfg.name_or_path
+        try:
+            model = self.model_cls.from_pretrained(src, dtype=dtype, attn_implementation=cfg.attn_implementation)
+            tokenizer = AutoTokenizer.from_pretrained(src)
+        except OSError as exc:
+            raise UserError(f"model.name_or_path {src!r}: cannot load ({str(exc).splitlines()[0]}); give a local "
+                            f"directory, or a hub id on a machine that reaches the hub") from None
+        return model, tokenizer
 
     def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
         raise NotImplementedError
@@ -84,6 +99,23 @@ class ModelAdapter:
         """Parameters trained without the subspace constraint (LLaVA's mm_projector)."""
         return [(n, p) for n, p in model.named_parameters() if any(pre in n for pre in self.projector_prefixes)]
 
+    def towers(self, layer_index: dict[str, int]) -> dict[str, str]:
+        """Each adapted module's tower (``vision`` / ``text`` encoder or LLM ``decoder``): layer scaling ramps
+        and ε_w are per tower. The LLaVA family adapts only its decoder."""
+        return {name: "decoder" for name in layer_index}
+
+    def principal_side(self, subspace) -> str:
+        """Side of the weight SVD kept as the principal basis (``principal_basis``); the paper's is the input."""
+        return "input"
+
+    def check_recipe(self, recipe) -> None:
+        """Family-specific recipe checks, run by ``check_files`` before anything loads (one-line errors)."""
+
+    def make_encoder(self, loaded: LoadedModel, recipe):
+        """What turns the recipe's samples into this family's batches and predictions."""
+        from ..data import Encoder
+        return Encoder(self, loaded, recipe.model, recipe.data.max_length)
+
 
 class LlavaFamilyAdapter(ModelAdapter):
     """transformers' LLaVA-style classes (``*ForConditionalGeneration``) at a fixed image resolution.
@@ -92,7 +124,6 @@ class LlavaFamilyAdapter(ModelAdapter):
     model once with a dummy input. Families that tile images (LLaVA-NeXT, OneVision, Qwen2-VL) override
     ``encode_media`` and ``_image_processor``.
     """
-    model_cls: ClassVar[Any] = None
     image_key: ClassVar[str] = "pixel_values"
     video_aspect: ClassVar[str] = "crop"      # how frames are made square (see MediaProcessor)
 
@@ -153,17 +184,6 @@ class LlavaFamilyAdapter(ModelAdapter):
     def _image_processor(self, cfg: ModelCfg, model):
         """transformers' PIL image processor for families that tile images; None for fixed resolution."""
         return None
-
-    def _from_pretrained(self, cfg: ModelCfg, dtype):
-        from transformers import AutoTokenizer
-        src = cfg.name_or_path
-        try:
-            model = self.model_cls.from_pretrained(src, dtype=dtype, attn_implementation=cfg.attn_implementation)
-            tokenizer = AutoTokenizer.from_pretrained(src)
-        except OSError as exc:
-            raise UserError(f"model.name_or_path {src!r}: cannot load ({str(exc).splitlines()[0]}); give a local "
-                            f"directory, or a hub id on a machine that reaches the hub") from None
-        return model, tokenizer
 
     def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
         if kind == "image":
