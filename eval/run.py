@@ -31,7 +31,7 @@ def _done(path: Path) -> dict[str, dict]:
 
 
 def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: Path, dist_info) -> dict:
-    from keeplora.data import Encoder, read_test_file
+    from keeplora.data import read_test_file
     from keeplora.models import get_adapter
     chosen = [t for t in recipe.tasks if not tasks or t.name in tasks]
     if tasks and len(chosen) != len(tasks):
@@ -39,11 +39,11 @@ def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: P
     adapter = get_adapter(recipe.model.family)
     loaded = adapter.load(recipe.model.model_copy(update={"name_or_path": checkpoint}), seed=recipe.seed)
     model = loaded.model.to(dist_info.device)
-    encoder = Encoder(adapter, loaded, recipe.model, recipe.data.max_length)
+    encoder = adapter.make_encoder(loaded, recipe)
     out.mkdir(parents=True, exist_ok=True)
     scores = {}
     for task in chosen:
-        samples = read_test_file(task.test, task.media_root)[: recipe.eval.max_samples]
+        samples = read_test_file(task.test, task.media_root, task.name)[: recipe.eval.max_samples]
         path = out / f"{task.name}.jsonl"
         done = _done(path)
         todo = [s for s in samples if s.id not in done]

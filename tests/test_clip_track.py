@@ -196,3 +196,13 @@ def test_merged_checkpoint_is_a_plain_clip_checkpoint(runs):
     a = getattr(a, "pooler_output", a)
     assert torch.allclose(a, b, atol=1e-5)
     assert torch.allclose(plain.logit_scale, ours.logit_scale)
+
+
+def test_eval_run_rescores_a_clip_checkpoint_like_the_trainer(runs):
+    from eval.run import evaluate_checkpoint
+    from keeplora.dist import DistInfo
+    recipe = load_recipe(runs["pp"].parent / "pp.yaml")
+    scores = evaluate_checkpoint(recipe, str(runs["pp"] / "task_03_clipart"), None, runs["pp"] / "rescored",
+                                 DistInfo(0, 1, 0, torch.device("cpu")))
+    last_row = json.loads((runs["pp"] / "metrics.json").read_text())["matrix"][-1]
+    assert [scores[t]["score"] for t in ("fashion", "digits", "clipart")] == pytest.approx(last_row)
