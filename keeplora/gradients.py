@@ -116,6 +116,23 @@ def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: It
     return {n: s.result(int(count.item())) for n, s in sketches.items()}
 
 
+def _input_passes(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                  forward: Callable[[nn.Module, dict], torch.Tensor], hook, each_batch=None) -> None:
+    """Forward every batch in eval mode with ``hook(name)`` as each layer's pre-hook (sees its inputs)."""
+    handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in layers.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            if each_batch is not None:
+                each_batch(batch)
+            forward(model, batch)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
 @torch.no_grad()
 def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
                       forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -133,17 +150,10 @@ def input_covariances(model: nn.Module, layers: dict[str, nn.Linear], batches: I
             covs[name].addmm_(x.T, x)
         return fn
 
-    handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in layers.items()]
-    was_training = model.training
-    model.eval()
-    try:
-        for batch in batches:
-            mask[0] = batch.get("attention_mask")
-            forward(model, batch)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    def each_batch(batch):
+        mask[0] = batch.get("attention_mask")
+
+    _input_passes(model, layers, batches, forward, hook, each_batch)
     _all_reduce_sum(list(covs.values()))
     return covs
 
@@ -174,16 +184,7 @@ def summed_inputs(model: nn.Module, layers: dict[str, nn.Linear], batches: Itera
             counts[name] += 1
         return fn
 
-    handles = [layer.register_forward_pre_hook(hook(name)) for name, layer in layers.items()]
-    was_training = model.training
-    model.eval()
-    try:
-        for batch in batches:
-            forward(model, batch)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    _input_passes(model, layers, batches, forward, hook)
     missing = sorted(set(layers) - set(sums))
     if missing:
         raise ValueError(f"no batch reached {missing[0]} (empty task subset)")

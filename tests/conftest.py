@@ -36,15 +36,20 @@ def tiny_recipe(tmp: Path, data: Path, name: str, tasks=("color", "shape"), base
     rec["deepspeed"]["config"] = str(ROOT / "recipes" / "ds" / "zero2.json")
     rec["optim"].update(max_steps=6, epochs=1)
     rec["eval"].update(zero_shot=False)
+    set_keys(rec, over)
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    return path
+
+
+def set_keys(rec: dict, over: dict) -> None:
+    """``section__key=value`` keyword overrides into a recipe dict."""
     for dotted, value in over.items():
         node = rec
         *path, last = dotted.split("__")
         for key in path:
             node = node.setdefault(key, {})
         node[last] = value
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(rec))
-    return path
 
 
 def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = None,

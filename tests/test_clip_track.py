@@ -22,7 +22,7 @@ from keeplora.core import layer_scales, principal_basis
 from keeplora.data import DataError, read_test_file, read_train_file
 from keeplora.models import get_adapter
 
-from .conftest import ROOT, run_launcher
+from .conftest import ROOT, run_launcher, set_keys
 
 KEY = re.compile(r"(text|vision)_model\.encoder\.layers\.(\d+)\.self_attn\.(\w+_proj)\.weight$")
 
@@ -41,12 +41,7 @@ def _recipe(tmp, data, name, **over):
     rec.update(output_dir=str(tmp / name))
     rec["deepspeed"]["config"] = str(ROOT / "recipes/ds/zero2.json")
     rec["optim"].update(epochs=1, max_steps=6)
-    for dotted, value in over.items():
-        node = rec
-        *path, last = dotted.split("__")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
+    set_keys(rec, over)
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(rec))
     return path
