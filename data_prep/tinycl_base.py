@@ -114,7 +114,9 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
     data = Path(data)
     out = Path(out) if out else data / "base"
     manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
-    key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "data": manifest.get("key")}
+    general = {k: v["sha256"] for k, v in manifest.get("tasks", {}).items() if k.startswith("general/")}
+    # the base depends on the general suite only: a redesigned continual task does not retrain it
+    key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "general": general}
     info_file = out / "base_info.json"
     if info_file.is_file() and not force and json.loads(info_file.read_text()).get("key") == key:
         return json.loads(info_file.read_text())
