@@ -1,33 +1,48 @@
 #!/usr/bin/env bash
-# The GPU rows of BENCHMARKS.md in one run (one CUDA device; ~5 minutes on an H100/H200):
-#   0. the core math tests, whose device cases only run where CUDA exists;
-#   1. the tiny twin of recipes/video_seq.yaml (Video-LLaVA class, mp4 decoding, ZeRO-2) in bf16 through the
-#      launcher, NCCL backend;
-#   2. bench/task_start.py on a scaled-up LLaVA-architecture config (sketch vs exact task start, CUDA peak);
-#   3. bench/zero2_overhead.py in bf16 (trainable-A projection hook cost and leak).
-# Usage: bash bench/gpu_suite.sh OUT_DIR      (writes OUT_DIR/gpu_suite.log and the tiny run's metrics)
+# The GPU rows of BENCHMARKS.md in one run (one CUDA device; ~6 minutes on an H100/H200 for all steps):
+#   core        the core math tests, whose device cases only run where CUDA exists;
+#   video       the tiny twin of recipes/video_seq.yaml (Video-LLaVA class, mp4 decoding, ZeRO-2) in bf16 through
+#               the launcher, NCCL backend;
+#   task_start  bench/task_start.py on a scaled-up LLaVA-architecture config (sketch vs exact task start, CUDA peak);
+#   zero2       bench/zero2_overhead.py in bf16 (trainable-A projection hook cost and leak);
+#   clip        recipes/tiny_mtil.yaml (the CLIP track's twin) in bf16 and fp32 through the launcher; needs
+#               data/tiny_mtil built beforehand (python -m data_prep.tiny_mtil: Debian package images).
+# Usage: bash bench/gpu_suite.sh OUT_DIR [STEP ...]   (default: every step; writes OUT_DIR/gpu_suite.log + metrics)
 set -uo pipefail
-out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR}
+out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip]}
+shift
+steps=${*:-core video task_start zero2 clip}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+
+run_tiny() {   # NAME TIMEOUT RECIPE [overrides...]: a launcher run whose metrics and diagnostics are kept
+  local name=$1 limit=$2 recipe=$3 start
+  shift 3
+  start=$(date +%s)
+  timeout "$limit" deepspeed --num_gpus 1 launch/train.sh "$recipe" output_dir="/tmp/gpu_$name" overwrite=true "$@"
+  echo "$name rc=$? wall_s=$(( $(date +%s) - start ))"
+  cp "/tmp/gpu_$name/metrics.json" "$out/${name}_metrics.json" 2>/dev/null
+  cp "/tmp/gpu_$name/diagnostics.json" "$out/${name}_diagnostics.json" 2>/dev/null
+}
+
 {
   python - <<'PY'
 import torch, deepspeed, transformers, peft
 print("torch", torch.__version__, "deepspeed", deepspeed.__version__, "transformers", transformers.__version__,
       "peft", peft.__version__, "device", torch.cuda.get_device_name(0))
 PY
-  timeout 120 python -m pytest -q -p no:cacheprovider tests/core
-  echo "core tests on cuda rc=$?"
-  python -m data_prep.tiny_synth --out data/tiny
-  start=$(date +%s)
-  timeout 240 deepspeed --num_gpus 1 launch/train.sh recipes/smoke_video_seq.yaml model.dtype=bfloat16 \
-    output_dir=/tmp/gpu_tiny_video overwrite=true
-  echo "smoke_video_seq bf16 rc=$? wall_s=$(( $(date +%s) - start ))"
-  cp /tmp/gpu_tiny_video/metrics.json "$out/tiny_video_bf16_metrics.json" 2>/dev/null
-  cp /tmp/gpu_tiny_video/diagnostics.json "$out/tiny_video_bf16_diagnostics.json" 2>/dev/null
-  timeout 240 python bench/task_start.py --hidden 2048 --layers 8 --samples 160 --micro 4 --seq 512 --rank 16
-  echo "task_start rc=$?"
-  timeout 180 deepspeed --num_gpus 1 bench/zero2_overhead.py --hidden 2048 --layers 8 --dtype bfloat16 \
-    --micro 8 --seq 256 --steps 10 --blocks 6
-  echo "zero2_overhead rc=$?"
+  for step in $steps; do
+    case $step in
+      core) timeout 120 python -m pytest -q -p no:cacheprovider tests/core; echo "core tests on cuda rc=$?" ;;
+      video) python -m data_prep.tiny_synth --out data/tiny
+             run_tiny tiny_video_bf16 240 recipes/smoke_video_seq.yaml model.dtype=bfloat16 ;;
+      task_start) timeout 240 python bench/task_start.py --hidden 2048 --layers 8 --samples 160 --micro 4 --seq 512 \
+                    --rank 16; echo "task_start rc=$?" ;;
+      zero2) timeout 180 deepspeed --num_gpus 1 bench/zero2_overhead.py --hidden 2048 --layers 8 --dtype bfloat16 \
+               --micro 8 --seq 256 --steps 10 --blocks 6; echo "zero2_overhead rc=$?" ;;
+      clip) run_tiny tiny_mtil_bf16 240 recipes/tiny_mtil.yaml model.dtype=bfloat16
+            run_tiny tiny_mtil_fp32 240 recipes/tiny_mtil.yaml ;;
+      *) echo "unknown step $step" ;;
+    esac
+  done
 } 2>&1 | tee "$out/gpu_suite.log"
