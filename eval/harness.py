@@ -1,8 +1,8 @@
 """Batched prediction over a task's test set (greedy generation, or arg-max classification for CLIP-style
 encoders), sharded across ranks, scored on rank 0.
 
-Each rank generates its contiguous shard and the predictions are gathered
-with ``all_gather_object``, so the score is identical on every rank.
+Each rank predicts its contiguous shard and the predictions are gathered with ``all_gather_object``, so
+the score is identical on every rank.
 """
 from __future__ import annotations
 

@@ -76,7 +76,8 @@ class SubspaceCfg(_Strict):
     growth: Literal["grad", "features", "features_summed"] = "grad"
     """Basis growth from the post-training gradient (LLaVA/video rule) or from layer inputs (CLIP rule):
     ``features`` = the uncentred input covariance Σ x xᵀ; ``features_summed`` = the official MTIL code's
-    element-wise sum of per-batch token matrices (parity with the published numbers). metrics.json records it."""
+    element-wise sum of per-batch token matrices (parity with the published numbers); a run's
+    ``recipe.resolved.yaml`` records which."""
     grad_batch_size: int = Field(4, ge=1)
     """Micro-batch size of the gradient passes."""
     randomized_svd: bool = False
