@@ -65,10 +65,14 @@ def test_finished_task_drops_its_checkpoints(tmp_path):
 
 
 def test_no_code_unpickles_anything():
-    """Tensors are read with safetensors; a ``torch.load`` must say ``weights_only=True``; no pickle at all."""
+    """Tensors are read with safetensors; a ``torch.load`` must say ``weights_only=True``; no plain pickle
+    load. The one dataset that ships as pickles (CIFAR-100) is read by an Unpickler whose ``find_class``
+    allows only numpy arrays and bytes (``test_mtil_prep.py`` checks that it refuses code)."""
     from .conftest import ROOT
     for folder in ("keeplora", "eval", "data_prep", "bench", "launch"):
         for f in (ROOT / folder).rglob("*.py"):
-            for n, line in enumerate(f.read_text().splitlines(), 1):
-                assert "import pickle" not in line and "pickle.load" not in line, f"{f}:{n}"
+            text = f.read_text()
+            for n, line in enumerate(text.splitlines(), 1):
+                assert "pickle.load" not in line, f"{f}:{n}"
+                assert "import pickle" not in line or "def find_class" in text, f"{f}:{n}: unrestricted pickle"
                 assert "torch.load(" not in line or "weights_only=True" in line, f"{f}:{n}"
