@@ -49,6 +49,7 @@ class ModelAdapter:
     family: ClassVar[str] = ""
     # Decoder linears that get LoRA (all 7 LLM linears in the official LLaVA recipes); group 1 = layer index.
     lora_pattern: ClassVar[str] = r"language_model\.layers\.(\d+)\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj$"
+    layer_group: ClassVar[int] = 1            # which group of ``lora_pattern`` is the layer index
     # Trained without the subspace constraint, as LLaVA trains its mm_projector.
     projector_prefixes: ClassVar[tuple[str, ...]] = ("multi_modal_projector",)
     # Used only when the checkpoint has no chat template and the recipe gives no prompt_template.
@@ -90,7 +91,7 @@ class ModelAdapter:
         for name, module in model.named_modules():
             m = re.search(self.lora_pattern, name)
             if m and isinstance(module, nn.Linear):
-                out[name] = int(m.group(1))
+                out[name] = int(m.group(self.layer_group))
         if not out:
             raise ValueError(f"{self.family}: no module matches the LoRA pattern {self.lora_pattern!r}")
         return out

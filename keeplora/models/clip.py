@@ -12,8 +12,6 @@ the vision-only layer ramp (``layer_scale.towers``) and OneCycle (``optim.schedu
 """
 from __future__ import annotations
 
-import re
-
 import torch
 import torch.nn.functional as F
 from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
@@ -71,17 +69,11 @@ class ClipTaskClassifier(CLIPModel):
 @register_model("clip")
 class ClipAdapter(ModelAdapter):
     lora_pattern = r"(text_model|vision_model)\.encoder\.layers\.(\d+)\.self_attn\.(q|k|v|out)_proj$"
+    layer_group = 2
     projector_prefixes = ()                  # nothing trains outside the subspace constraint
     model_cls = ClipTaskClassifier
     output = "classify"
     modalities = ("image",)
-
-    def lora_targets(self, model) -> dict[str, int]:
-        out = {name: int(m.group(2)) for name, module in model.named_modules()
-               if (m := re.search(self.lora_pattern, name)) and isinstance(module, torch.nn.Linear)}
-        if not out:
-            raise ValueError(f"clip: no module matches the LoRA pattern {self.lora_pattern!r}")
-        return out
 
     def towers(self, layer_index: dict[str, int]) -> dict[str, str]:
         return {name: "vision" if "vision_model." in name else "text" for name in layer_index}
