@@ -88,6 +88,8 @@ def test_merged_label_set_scores_every_task_class(tmp_path, data):
     assert batch["inputs"]["class_input_ids"].shape[0] == 10 + 10 + 8 and len(batch["columns"]) == 28
     assert batch["columns"][10 + enc.sets["digits"].classnames.index(sets[1][2][0].answers[0])] \
         == sets[1][2][0].answers[0]
+    train = enc.collate_train([enc.encode(sets[2][1][0])])              # a clipart sample: after 10 + 10 columns
+    assert train["labels"].tolist() == [20 + enc.sets["clipart"].classnames.index(sets[2][1][0].turns[-1][1])]
 
 
 def test_bad_classification_input_is_one_line(tmp_path, data):

@@ -60,7 +60,9 @@ class ClassEncoder:
         self.sets[MERGED] = ClassSet([c for s in class_sets.values() for c in s.classnames], "{}")
         self._prompt_ids = {name: [self._tokenise(p) for p in s.prompts()] for name, s in class_sets.items()}
         self._prompt_ids[MERGED] = [ids for name in class_sets for ids in self._prompt_ids[name]]
-        self._index = {name: {c: i for i, c in enumerate(s.classnames)} for name, s in self.sets.items()}
+        self._index = {name: {c: i for i, c in enumerate(s.classnames)} for name, s in class_sets.items()}
+        sizes = [len(s.classnames) for s in class_sets.values()]
+        self._merged_offset = dict(zip(class_sets, (sum(sizes[:i]) for i in range(len(sizes)))))
 
     def _tokenise(self, prompt: str) -> list[int]:
         """Prompt ids ending in EOS (CLIP pools the text at its EOS token)."""
@@ -71,8 +73,8 @@ class ClassEncoder:
     def encode(self, sample: Sample, with_answers: bool = True) -> dict:
         if [k for k, _ in sample.media] != ["image"]:
             raise DataError(f"sample {sample.id!r}: a classifier takes exactly one image per sample")
-        own = sample.task if sample.task in self.sets else None
-        if own is None:
+        own = sample.task
+        if own not in self._index:
             raise DataError(f"sample {sample.id!r}: task {sample.task!r} has no class list; give the task a "
                             f"'classes' file")
         answer = sample.answers[0] if sample.answers else sample.turns[-1][1]
@@ -86,8 +88,8 @@ class ClassEncoder:
         except MediaError as exc:
             raise DataError(f"sample {sample.id!r}: {exc}") from None
         scored = MERGED if self.label_set == "all" else own
-        if scored == MERGED and label is not None:
-            label += sum(len(self.sets[n].classnames) for n in list(self.sets)[:list(self.sets).index(own)])
+        if scored == MERGED:                               # its class's column in the merged list
+            label += self._merged_offset[own]
         return {"id": sample.id, "pixel_values": item.tensors["pixel_values"], "label": label, "set": scored,
                 "answers": sample.answers or [answer], "question": ""}
 
