@@ -49,16 +49,12 @@ def _lines(path: Path, task: str) -> list[str]:
     return [line.strip() for line in _need(path, task).read_text().splitlines() if line.strip()]
 
 
-def _split_80_20(n: int) -> tuple[list[int], list[int]]:
+def _random_80_20(items: Split) -> tuple[Split, Split]:
     """The MTIL code's ``random_split(dataset, [int(0.8 n), n - int(0.8 n)], manual_seed(42))``, exactly."""
+    n = len(items)
     train, test = torch.utils.data.random_split(range(n), [int(0.8 * n), n - int(0.8 * n)],
                                                 generator=torch.Generator().manual_seed(42))
-    return list(train.indices), list(test.indices)
-
-
-def _random_80_20(items: Split) -> tuple[Split, Split]:
-    train, test = _split_80_20(len(items))
-    return [items[i] for i in train], [items[i] for i in test]
+    return [items[i] for i in train.indices], [items[i] for i in test.indices]
 
 
 def _spaced(names: list[str]) -> list[str]:

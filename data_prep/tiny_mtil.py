@@ -12,6 +12,7 @@ import argparse
 import random
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from . import tinycl_sources as src
@@ -27,8 +28,9 @@ TEMPLATES = {"fashion": "a photo of a {}, a type of clothing.", "digits": 'a pho
              "clipart": "a clip-art drawing of a {}."}
 
 
-def _images(task: str) -> tuple[list[str], list[tuple[Image.Image, int]]]:
-    """Class names and every (image, label) pair of a task's source."""
+def _images(task: str) -> tuple[list[str], list[tuple[Image.Image | np.ndarray, int]]]:
+    """Class names and every (image, label) pair of a task's source (MNIST-style arrays stay arrays: only
+    the sampled ones are turned into images)."""
     if task == "clipart":
         names = sorted(CLIPART_FINE)
         pairs = [(img, i) for i, name in enumerate(names) for img in
@@ -36,7 +38,7 @@ def _images(task: str) -> tuple[list[str], list[tuple[Image.Image, int]]]:
         return names, pairs
     images, labels = src.fashion_mnist("t10k") if task == "fashion" else src.mnist_digits()
     names = CLOTHING if task == "fashion" else NAMES["mnist"]
-    return names, [(Image.fromarray(a).convert("RGB"), int(y)) for a, y in zip(images, labels)]
+    return names, [(a, int(y)) for a, y in zip(images, labels)]
 
 
 def build(out: str | Path, n_train: int = 200, n_test: int = 100, seed: int = 0, tasks=TASKS) -> Path:
@@ -52,6 +54,7 @@ def build(out: str | Path, n_train: int = 200, n_test: int = 100, seed: int = 0,
         rows = []
         for k, i in enumerate(chosen):
             img, label = pairs[i]
+            img = Image.fromarray(img).convert("RGB") if isinstance(img, np.ndarray) else img
             img.resize((SIZE, SIZE)).save(folder / f"{k:05d}.png")
             rows.append((f"images/{k:05d}.png", label))
         cut = len(rows) * n_train // (n_train + n_test)

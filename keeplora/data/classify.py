@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..models.media import MediaError
-from .batching import to_device
+from .batching import _pad, to_device
 from .records import DataError, Sample
 
 __all__ = ["ClassSet", "read_class_set", "ClassEncoder", "MERGED"]
@@ -100,19 +100,15 @@ class ClassEncoder:
         for name in sets:
             offsets[name] = len(prompts)
             prompts += self._prompt_ids[name]
-        width = max(len(p) for p in prompts)
-        pad = self.loaded.tokenizer.pad_token_id
-        ids = torch.tensor([p + [pad] * (width - len(p)) for p in prompts])
-        mask = torch.tensor([[1] * len(p) + [0] * (width - len(p)) for p in prompts])
-        own = torch.zeros(len(items), len(prompts), dtype=torch.bool)
-        for row, it in enumerate(items):
-            own[row, offsets[it["set"]]:offsets[it["set"]] + len(self._prompt_ids[it["set"]])] = True
-        batch = {"pixel_values": torch.cat([it["pixel_values"] for it in items]), "class_input_ids": ids,
-                 "class_attention_mask": mask}
-        if len(sets) > 1:
+        batch = {"pixel_values": torch.cat([it["pixel_values"] for it in items]),
+                 "class_input_ids": _pad(prompts, self.loaded.tokenizer.pad_token_id, left=False),
+                 "class_attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=False),
+                 "labels": torch.tensor([offsets[it["set"]] + it["label"] for it in items])}
+        if len(sets) > 1:                                  # mixed tasks: each sample scores its own classes
+            own = torch.zeros(len(items), len(prompts), dtype=torch.bool)
+            for row, it in enumerate(items):
+                own[row, offsets[it["set"]]:offsets[it["set"]] + len(self._prompt_ids[it["set"]])] = True
             batch["class_mask"] = own
-        if all(it["label"] is not None for it in items):
-            batch["labels"] = torch.tensor([offsets[it["set"]] + it["label"] for it in items])
         return batch
 
     def collate_train(self, items: list[dict | None]) -> dict | None:
@@ -124,7 +120,7 @@ class ClassEncoder:
         if not items:
             return None
         batch = self._batch(items)
-        batch.pop("labels", None)
+        del batch["labels"]
         columns = [c for name in dict.fromkeys(it["set"] for it in items) for c in self.sets[name].classnames]
         return {"inputs": batch, "columns": columns, "ids": [it["id"] for it in items],
                 "answers": [it["answers"] for it in items], "questions": [it["question"] for it in items]}
