@@ -1,6 +1,6 @@
 """Can the recipe's base model learn a task at all? Full fine-tuning as the plasticity ceiling of a task.
 
-    python bench/task_learnability.py recipes/tiny_image_seq.yaml --tasks digit_sum ocr --steps 150 [--llm-only]
+    python bench/task_learnability.py recipes/tiny_image_seq.yaml --tasks digit_plus ocr --steps 150 [--llm-only]
 
 Trains every weight of the recipe's starting model (or only its language model, ``--llm-only``) on one
 task's training file in a plain loop (AdamW, ``optim.lr`` unless ``--lr``, the recipe's micro-batch), then

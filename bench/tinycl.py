@@ -1,6 +1,6 @@
 """TinyCL-VL grid: methods × seeds × task orders on one recipe, aggregated into BENCHMARKS.md's table.
 
-    python -m bench.tinycl --methods seq_lora keeplora keeplora_pp --seeds 3 --orders 2 [--write-benchmarks]
+    python -m bench.tinycl --methods seq_lora keeplora keeplora_pp --seeds 3 --orders 2 [--jobs 2] [--write-benchmarks]
 
 Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) in
 ``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -65,7 +66,9 @@ def _finished(cell: Path, n_tasks: int) -> bool:
     return manifest.is_file() and len(json.loads(manifest.read_text())["tasks_done"]) == n_tasks
 
 
-def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str]) -> Path:
+def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str], jobs: int = 1) -> Path:
+    """Run one cell unless it finished; with ``jobs`` > 1 its output goes to ``<cell>/train.log`` and it
+    gets ``cpus / jobs`` threads, so that parallel cells do not oversubscribe the cores."""
     cell = out / method / f"order{order}_seed{seed}"
     path = _ordered_recipe(recipe, order, out)
     n_tasks = len(yaml.safe_load(path.read_text())["tasks"])
@@ -74,8 +77,26 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
            *VARIANTS[method], *extra]
     print("$ " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHON": sys.executable})
+    env = {**os.environ, "PYTHON": sys.executable}
+    if jobs == 1:
+        subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+        return cell
+    env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    cell.mkdir(parents=True, exist_ok=True)
+    with (cell / "train.log").open("a") as log:
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"error: cell {cell} failed (exit {done.returncode}); its output: {cell / 'train.log'}")
     return cell
+
+
+def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path, extra: list[str],
+             jobs: int) -> dict[str, list[Path]]:
+    """Every cell, ``jobs`` at a time; a failed cell stops the grid after the running ones end."""
+    plan = [(m, o, s) for m in methods for o in range(1, orders + 1) for s in range(seeds)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs), plan))
+    return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
 
 
 def _diagnostics(cell: Path) -> dict:
@@ -210,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=2, choices=[1, 2])
     ap.add_argument("--out", default="runs/tinycl")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra recipe overrides for every cell")
+    ap.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cpus / jobs threads)")
     ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
-    cells = {m: [run_cell(recipe, m, o, s, out, args.set) for o in range(1, args.orders + 1)
-                 for s in range(args.seeds)] for m in args.methods}
+    cells = run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs)
     summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])

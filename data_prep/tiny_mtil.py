@@ -18,7 +18,7 @@ from PIL import Image
 from . import tinycl_sources as src
 from .common import write_manifest
 from .mtil import NAMES, write_classification_task
-from .tinycl import CLIPART_FINE, SIZE
+from .tinycl_world import CLIPART_FINE, SIZE
 
 __all__ = ["build", "TASKS"]
 

@@ -32,7 +32,7 @@ BASE_MODEL = {"family": "video_llava", "num_frames": 4,
 
 
 def _general_files(data: Path, split: str) -> dict[str, Path]:
-    from .tinycl import GENERAL
+    from .tinycl_general import GENERAL
     name = "train.json" if split == "train" else "test.jsonl"
     files = {g: data / "general" / g / name for g in GENERAL}
     missing = [str(p) for p in files.values() if not p.is_file()]
@@ -54,7 +54,7 @@ def general_scores(model, encoder, data: Path, device, batch_size: int = 64) -> 
     model.eval()
     out = {}
     for skill, path in _general_files(data, "test").items():
-        result, _ = evaluate_task(model, encoder, read_test_file(path), "exact_match", batch_size, 8, device)
+        result, _ = evaluate_task(model, encoder, read_test_file(path), "exact_match", batch_size, 16, device)
         out[skill] = round(result.value, 2)
     return out
 

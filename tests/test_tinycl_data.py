@@ -1,12 +1,15 @@
 """TinyCL-VL data: real package sources, deterministic build, disjoint pools, one-line errors, hygiene."""
 import json
 import os
+import random
 
 import pytest
 from PIL import Image
 
-from data_prep import tinycl, tinycl_sources
+from data_prep import tinycl, tinycl_sources, tinycl_world
 from data_prep.common import ConvertError
+from data_prep.tiny_synth import COLORS, SHAPES
+from data_prep.tinycl_general import DIGITS
 from keeplora.data import read_test_file, read_train_file
 from keeplora.metrics import general_change
 
@@ -29,10 +32,25 @@ def test_build_writes_every_task_in_the_trainer_formats(built):
         expected = {"general/letters": set(), "general/video_color": {"video"}, "tasks/motion": {"video"},
                     "tasks/count": {"video"}}.get(name, {"image"})
         assert kinds == expected, name
-    mc = read_test_file(out / "tasks/clipart_mc/test.jsonl")[0]
-    assert mc.answers[0] in "ABCD" and "D. " in mc.turns[0][0]
+    mc = read_test_file(out / "tasks/color_mc/test.jsonl")[0]
+    assert mc.answers[0] in "ABCDEF" and "F. " in mc.turns[0][0]
     box = read_test_file(out / "tasks/grounding/test.jsonl")[0].answers[0]
     assert box.startswith("[") and len(json.loads(box)) == 4
+    plus = read_test_file(out / "tasks/digit_plus/test.jsonl")[0]
+    assert plus.turns[0][0].endswith("plus three?") and DIGITS.index(plus.answers[0]) >= 3
+    caption = read_test_file(out / "tasks/caption/test.jsonl")[0].answers[0]
+    color, shape = caption.split()[1:]
+    assert caption.startswith("a ") and color in COLORS and shape in SHAPES
+
+
+def test_grounding_boxes_hold_the_named_shape():
+    rng = random.Random(0)
+    for img, question, answer in tinycl._grounding(rng, 20):
+        color = question.split(" of the ")[1].split(" shape")[0]
+        x1, y1, x2, y2 = (round(v * tinycl.SIZE) for v in json.loads(answer))
+        inside = img.crop((x1, y1, x2 + 1, y2 + 1)).getcolors(4096)
+        assert any(rgb == COLORS[color] for _, rgb in inside)
+        assert 9 <= x2 - x1 <= 13 and 0 <= min(x1, y1) and max(x2, y2) <= tinycl.SIZE
 
 
 def test_build_is_deterministic_and_cached(built, tmp_path):
@@ -53,8 +71,8 @@ def test_general_suite_and_tasks_draw_from_disjoint_pools():
     assert len(set(d_order[:3000]) | set(d_order[3000:4000]) | set(d_order[4000:])) == 5000
     train_words, test_words = s["letters"]
     assert not set(train_words) & set(test_words)                        # held-out words for the text skill
-    coarse = {sub for subs in tinycl.CLIPART_COARSE.values() for sub in subs}
-    assert not coarse & set(tinycl.CLIPART_FINE.values())
+    coarse = {sub for subs in tinycl_world.CLIPART_COARSE.values() for sub in subs}
+    assert not coarse & set(tinycl_world.CLIPART_FINE.values())             # tiny MTIL's clip-art vs the suite
 
 
 def test_a_missing_package_is_one_line_naming_the_install(tmp_path, monkeypatch):

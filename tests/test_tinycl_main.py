@@ -9,6 +9,7 @@ import yaml
 from bench import tinycl as grid
 from data_prep.tinycl import build
 from data_prep.tinycl_base import build_base
+from data_prep.tinycl_general import GENERAL
 
 from .conftest import ROOT
 
@@ -35,11 +36,12 @@ def test_tinycl_grid_runs_two_methods_end_to_end(tmp_path, monkeypatch):
     data = tmp_path / "tinycl"
     build(data, n_train=96, n_test=24, n_general=96, n_general_test=24)
     info = build_base(data, steps=120)
-    assert set(info["general_after"]) == {"shapes", "digits", "clipart", "fashion", "letters", "video_color"}
+    assert set(info["general_after"]) == set(GENERAL)
     recipe = _short_recipe(tmp_path, data, data / "base")
     out = tmp_path / "grid"
     assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "keeplora_pp", "--seeds", "1",
-                      "--orders", "1", "--out", str(out)]) == 0
+                      "--orders", "1", "--out", str(out), "--jobs", "2"]) == 0      # both cells at once
+    assert "task 5/5" in (out / "seq_lora/order1_seed0/train.log").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"seq_lora", "keeplora_pp"}
     for method in summary:
