@@ -49,8 +49,8 @@ def scene(rng: random.Random, n: int) -> list[dict]:
 def quadrant_scene(rng: random.Random, n: int) -> list[dict]:
     """``n`` shapes of distinct colours, each near the centre of its own quadrant (±1 px, radius 5–6).
 
-    Quadrant-sized positions are what a 4×4-patch tower can place; the general suite names the quadrant
-    (``where``: the quadrant's centre), the grounding task asks for the shape's box."""
+    Quadrant-sized positions: boxes of shapes placed anywhere were out of reach of a task's steps on this
+    4×4-patch tower (BENCHMARKS.md, "TinyCL-VL version 1 → 2")."""
     quads, colors = rng.sample(range(4), n), rng.sample(sorted(COLORS), n)
     return [{"shape": rng.choice(SHAPES), "color": c, "r": rng.randint(5, 6),
              "cx": (q % 2) * 16 + 8 + rng.randint(-1, 1), "cy": (q // 2) * 16 + 8 + rng.randint(-1, 1)}
