@@ -30,6 +30,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 from keeplora.atomic import atomic_write_text
 
@@ -40,7 +41,6 @@ from .tinycl_general import DIGITS, GENERAL, NUMBERS, general_items
 from .tinycl_world import (
     CLIPART_COARSE,
     SIZE,
-    TextPainter,
     clip,
     clipart_images,
     gray_rgb,
@@ -120,9 +120,18 @@ def _caption(rng, n):
 def _ocr(rng, vocab, n):
     """A rendered three-letter word. Not in the default sequences: this base never learned to read glyphs,
     and no method (not even full fine-tuning) gets past a few per cent on it (BENCHMARKS.md)."""
-    paint = TextPainter((11, 12))
-    words = [rng.choice(vocab) for _ in range(n)]
-    return [(paint(rng, w), "What word is written in the image?" + ONE_WORD, w) for w in words]
+    out, fonts = [], {size: src.font(size) for size in (11, 12)}      # each font file read once
+    for word in [rng.choice(vocab) for _ in range(n)]:
+        img = Image.new("RGB", (SIZE, SIZE), tuple(rng.randint(200, 255) for _ in range(3)))
+        font = fonts[rng.choice([11, 12])]
+        left, top, right, bottom = font.getbbox(word)
+        x = rng.randint(0, max(0, SIZE - (right - left))) - left
+        y = rng.randint(0, max(0, SIZE - (bottom - top))) - top
+        ImageDraw.Draw(img).text((x, y), word, fill=tuple(rng.randint(0, 60) for _ in range(3)), font=font)
+        if rng.random() < 0.5:
+            img = img.filter(ImageFilter.GaussianBlur(0.4))
+        out.append((img, "What word is written in the image?" + ONE_WORD, word))
+    return out
 
 
 def _grounding(rng, n):

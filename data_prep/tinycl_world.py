@@ -1,4 +1,4 @@
-"""TinyCL-VL's picture makers: 32×32 shapes-world scenes, moving-shape clips, rendered text, grey digits.
+"""TinyCL-VL's picture makers: 32×32 shapes-world scenes, moving-shape clips, grey digits, clip-art.
 
 Shared by the general suite (``data_prep.tinycl_general``) and the continual tasks (``data_prep.tinycl``),
 so that a task's pictures look exactly like the ones the base learned from: a task then asks something
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 from . import tinycl_sources as src
 from .tiny_synth import COLORS, DIRECTIONS, SHAPES, paint
@@ -73,24 +73,6 @@ def clip(rng: random.Random, num_frames: int = 8):
     frames = [np.asarray(paint(Image.new("RGB", (SIZE, SIZE), BACKGROUND), shape, COLORS[color],
                                cx + 2 * dx * i, cy + 2 * dy * i, 4)) for i in range(num_frames)]
     return frames, direction, color
-
-
-class TextPainter:
-    """Dark text at a random place on a random light background, in DejaVu Sans Bold (each size read once)."""
-
-    def __init__(self, sizes: tuple[int, ...]):
-        self.fonts = {size: src.font(size) for size in sizes}
-
-    def __call__(self, rng: random.Random, text: str, blur: float = 0.5) -> Image.Image:
-        img = Image.new("RGB", (SIZE, SIZE), tuple(rng.randint(200, 255) for _ in range(3)))
-        font = self.fonts[rng.choice(sorted(self.fonts))]
-        left, top, right, bottom = font.getbbox(text)
-        x = rng.randint(0, max(0, SIZE - (right - left))) - left
-        y = rng.randint(0, max(0, SIZE - (bottom - top))) - top
-        ImageDraw.Draw(img).text((x, y), text, fill=tuple(rng.randint(0, 60) for _ in range(3)), font=font)
-        if rng.random() < blur:
-            img = img.filter(ImageFilter.GaussianBlur(0.4))
-        return img
 
 
 def clipart_images(folders: dict[str, list[str]]) -> dict[str, list[Image.Image]]:
