@@ -1,4 +1,4 @@
-"""Protected bases on disk: safetensors (fp32) plus metadata saying which model and layers they belong to.
+"""Protected bases and the merge record on disk: safetensors plus metadata saying what they belong to.
 
 A basis file applied to another model, or to a different set of adapted layers, would silently
 protect the wrong directions; ``load_bases`` refuses it with one line saying what differs.
@@ -11,21 +11,57 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
+from .core.record import MergeRecord
 from .errors import UserError
 
-__all__ = ["save_bases", "load_bases"]
+__all__ = ["save_bases", "load_bases", "save_record", "load_record", "RECORD_BASE"]
+
+RECORD_BASE = "base.safetensors"
+
+
+def _save_atomic(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    """safetensors under a temporary name, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
 
 
 def save_bases(path: Path, bases: dict[str, torch.Tensor], model: str, family: str, after_task: str) -> None:
     """Write atomically (temporary name, then rename)."""
     meta = {"model": model, "model_family": family, "after_task": after_task,
             "layers": json.dumps(sorted(bases))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().to(torch.float32).contiguous().cpu() for k, v in bases.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    _save_atomic(path, {k: v.to(torch.float32) for k, v in bases.items()}, meta)
+
+
+def save_record(folder: Path, record: MergeRecord, task_labels: list[str]) -> None:
+    """The merge record after the last of ``task_labels``: ``base.safetensors`` (the starting weights, written
+    with the first task, so a run started over replaces an old one) and that task's fp32 factor file."""
+    t = len(task_labels) - 1
+    if t == 0 or not (folder / RECORD_BASE).is_file():
+        _save_atomic(folder / RECORD_BASE, record.base_tensors(), {"layers": json.dumps(sorted(record.base))})
+    _save_atomic(folder / f"{task_labels[t]}.safetensors", record.task_tensors(t), {"task": task_labels[t]})
+
+
+def load_record(folder: Path, task_labels: list[str], layers: list[str]) -> MergeRecord:
+    """The record of the finished tasks ``task_labels``; a missing or foreign file is one line."""
+    path = folder / RECORD_BASE
+    if not path.is_file():
+        raise UserError(f"merge record {path} not found: this run folder predates exact merges or lost it; "
+                        f"start over with overwrite=true")
+    base = load_file(str(path))
+    if sorted(base) != sorted(layers):
+        raise UserError(f"merge record {path} covers other layers than this run's LoRA targets; "
+                        f"start over with overwrite=true")
+    tasks = []
+    for label in task_labels:
+        task_file = folder / f"{label}.safetensors"
+        if not task_file.is_file():
+            raise UserError(f"merge record {task_file} not found; start over with overwrite=true")
+        tasks.append(MergeRecord.factors_from(load_file(str(task_file))))
+    return MergeRecord(base, tasks)
 
 
 def load_bases(path: Path, model: str, family: str, layers: list[str]) -> dict[str, torch.Tensor]:

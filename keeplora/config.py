@@ -52,7 +52,7 @@ class ModelCfg(_Strict):
 class MethodCfg(_Strict):
     name: str = "keeplora_pp"
     """Continual-learning method in the method registry: ``keeplora_pp`` | ``keeplora`` | ``seq_lora`` |
-    ``inflora`` | ``olora`` | ``joint`` (multitask upper bound)."""
+    ``inflora`` | ``inflora_all`` | ``olora`` | ``olora_frobenius`` | ``joint`` (multitask upper bound)."""
 
 
 class LoraCfg(_Strict):
@@ -80,8 +80,12 @@ class SubspaceCfg(_Strict):
     ``recipe.resolved.yaml`` records which."""
     grad_batch_size: int = Field(4, ge=1)
     """Micro-batch size of the gradient passes."""
+    grad_num_frames: Optional[int] = Field(None, ge=1)
+    """Frames per video in the task-statistics passes; null = ``model.num_frames`` (the official CL-VISTA
+    ``extract_gradients.py`` uses ``min(8, 4)`` = 4 while training on 8)."""
     randomized_svd: bool = False
-    """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD (exact path only)."""
+    """Randomized SVD (``torch.svd_lowrank``, q = r) for the A init instead of the exact SVD; only with
+    ``gradient: exact`` (the sketch is itself a randomized range finder, so the combination is refused)."""
     principal: bool = True
     """Protect the pretrained weights' principal subspace (ablation: false starts from an empty basis)."""
     grow: bool = True
@@ -95,7 +99,16 @@ class SubspaceCfg(_Strict):
     """CLIP only: ``official`` keeps the output-side U of each (square) attention weight as the input basis,
     as the MTIL code does; ``input`` is the paper's (and the LLaVA code's) input-side convention."""
     sketch_rank: Optional[int] = Field(None, ge=1)
-    """Sketch size k (directions recovered per layer; also the most the basis can grow per task); null = 2r."""
+    """Sketch size k of the task-start sketch (directions recovered per layer); null = 2r."""
+    growth_estimate: Literal["exact", "sketch"] = "exact"
+    """How ``growth: grad`` reads the post-task gradient: ``exact`` accumulates it per layer (in as many passes
+    as ``pass_memory_mb`` needs), so the basis covers ε_f of its true energy; ``sketch`` reuses the k-column
+    sketch (at most k directions a task, energies estimated: covers far less than ε_f, see BENCHMARKS.md —
+    only for when no pass can hold a layer's gradient)."""
+    pass_memory_mb: Optional[float] = Field(None, gt=0)
+    """fp32 memory (MB) for one statistics pass's exact accumulators (gradients d_out × d_in, covariances
+    d_in × d_in, per layer); the layers are split into as many passes over the subset as that needs.
+    null = every layer in one pass (fine for small models; a 7B model's gradients are ~26 GB in fp32)."""
 
 
 class LayerScaleCfg(_Strict):
@@ -247,6 +260,9 @@ class Recipe(_Strict):
         from keeplora.core import SCHEDULES
         if self.layer_scale.schedule not in SCHEDULES:
             raise ValueError(f"layer_scale.schedule {self.layer_scale.schedule!r} unknown; known: {sorted(SCHEDULES)}")
+        if self.subspace.randomized_svd and self.subspace.gradient == "sketch":
+            raise ValueError("subspace.randomized_svd applies to subspace.gradient=exact only (the sketch is already "
+                             "a randomized range finder); drop randomized_svd or set gradient: exact")
         return self
 
 

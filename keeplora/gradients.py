@@ -1,8 +1,10 @@
 """Task statistics of the adapted linears at the current (merged) weights, LoRA absent.
 
 * ``mean_gradients``: the data-averaged gradient of each weight (method step 1 and the LLaVA/video
-  "grad" basis growth). Computed exactly here; batches of the evenly spaced subset are sharded over
-  ranks and the sums all-reduced, so every rank ends with the same mean.
+  "grad" basis growth), exact: accumulated in place from each layer's inputs and output gradients, so
+  it costs one fp32 (d_out × d_in) sum per layer and callers bound memory with ``chunk_layers`` (one
+  pass per chunk). Batches of the evenly spaced subset are sharded over ranks and the sums all-reduced,
+  so every rank ends with the same mean.
 * ``sketch_gradients``: the default. The same gradient, never formed: forward hooks keep each layer's
   input, a hook on its output gradient streams both into a small randomized sketch (``core.sketch``);
   base weights never require grad, so no (d_out × d_in) gradient is materialised.
@@ -21,13 +23,17 @@ from torch import nn
 
 from .core import GradientSketch, SketchResult
 
-__all__ = ["subset_indices", "mean_gradients", "sketch_gradients", "input_covariances", "summed_inputs"]
+__all__ = ["subset_indices", "mean_gradients", "sketch_gradients", "input_covariances", "summed_inputs",
+           "statistic_bytes", "chunk_layers"]
 
 
 def subset_indices(n: int, ratio: float) -> list[int]:
-    """``linspace(0, n-1, floor(ratio·n))`` as in the official ``extract_gradients.py`` (at least 1)."""
+    """``torch.linspace(0, n-1, int(ratio·n)).long()`` as the official ``extract_gradients.py`` (at least 1).
+
+    ``.long()`` truncates: for n = 24,000 and ratio 0.2 half of the indices differ from rounding.
+    """
     k = max(1, int(ratio * n))
-    return torch.linspace(0, n - 1, k).round().long().tolist()
+    return torch.linspace(0, n - 1, k).long().tolist()
 
 
 def _all_reduce_sum(tensors: list[torch.Tensor]) -> None:
@@ -52,49 +58,19 @@ def _statistics_mode(model: nn.Module) -> bool:
     return was_training
 
 
-def mean_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
-                   forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Mean over batches (and ranks) of ``∂loss/∂W`` for each layer; (d_out, d_in) fp32 each."""
-    sums = {n: torch.zeros(l.weight.shape, dtype=torch.float32, device=l.weight.device) for n, l in layers.items()}
-    count = torch.zeros(1, dtype=torch.float32, device=next(iter(sums.values())).device)
-    was_training = _statistics_mode(model)
-    for layer in layers.values():
-        layer.weight.requires_grad_(True)
-    try:
-        for batch in batches:
-            loss = forward(model, batch)
-            grads = torch.autograd.grad(loss, [l.weight for l in layers.values()], allow_unused=True)
-            for (name, _), g in zip(layers.items(), grads):
-                if g is not None:
-                    sums[name] += g.float()
-            count += 1
-    finally:
-        for layer in layers.values():
-            layer.weight.requires_grad_(False)
-        model.train(was_training)
-    _all_reduce_sum(list(sums.values()) + [count])
-    if count.item() == 0:
-        raise ValueError("no batch to estimate the task gradient from (empty task subset)")
-    return {n: s / count for n, s in sums.items()}
+def _output_gradient_passes(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                            forward: Callable[[nn.Module, dict], torch.Tensor], on_tokens) -> torch.Tensor:
+    """Backward every batch, calling ``on_tokens(name, x, δ)`` with each layer's (tokens × d_in) inputs and
+    (tokens × d_out) output gradients; returns the batch count (a 1-element tensor, not yet all-reduced).
 
-
-def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
-                     forward: Callable[[nn.Module, dict], torch.Tensor], bases: dict[str, torch.Tensor | None],
-                     k: int, seed: int) -> dict[str, SketchResult]:
-    """Residual directions of each layer's mean gradient over batches (and ranks), from streamed sketches.
-
-    Only activation gradients flow (the input embeddings are made to require grad); the sketches are
-    seeded per layer identically on every rank and summed with one all-reduce.
+    Only activation gradients flow (the input embeddings are made to require grad; no base weight does), so
+    no (d_out × d_in) weight gradient is ever formed by autograd.
     """
-    sketches = {n: GradientSketch(layer.in_features, layer.out_features, bases.get(n), k, seed + i,
-                                  layer.weight.device) for i, (n, layer) in enumerate(sorted(layers.items()))}
-
     def hook(name):
         def fn(_module, args, output):
             if output.requires_grad:
                 x = args[0].detach()
-                output.register_hook(lambda g: sketches[name].update(x.reshape(-1, x.shape[-1]),
-                                                                     g.reshape(-1, g.shape[-1])))
+                output.register_hook(lambda g: on_tokens(name, x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])))
         return fn
 
     handles = [layer.register_forward_hook(hook(name)) for name, layer in layers.items()]
@@ -110,10 +86,71 @@ def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: It
             h.remove()
         model.disable_input_require_grads()
         model.train(was_training)
+    return count
+
+
+def mean_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                   forward: Callable[[nn.Module, dict], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Mean over batches (and ranks) of ``∂loss/∂W`` for each layer; (d_out, d_in) fp32 each.
+
+    Exact: ``∂loss/∂W = Σ_tokens δ xᵀ`` is accumulated in place from each layer's inputs and output
+    gradients (one fp32 (d_out × d_in) sum per layer, nothing else), so a caller bounds memory by passing
+    a subset of ``layers`` per pass (``chunk_layers``).
+    """
+    sums = {n: torch.zeros(l.weight.shape, dtype=torch.float32, device=l.weight.device) for n, l in layers.items()}
+
+    def accumulate(name, x, delta):
+        sums[name].addmm_(delta.T.float(), x.float())
+
+    count = _output_gradient_passes(model, layers, batches, forward, accumulate)
+    _all_reduce_sum(list(sums.values()) + [count])
+    if count.item() == 0:
+        raise ValueError("no batch to estimate the task gradient from (empty task subset)")
+    return {n: s / count for n, s in sums.items()}
+
+
+def sketch_gradients(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],
+                     forward: Callable[[nn.Module, dict], torch.Tensor], bases: dict[str, torch.Tensor | None],
+                     k: int, seed: int) -> dict[str, SketchResult]:
+    """Residual directions of each layer's mean gradient over batches (and ranks), from streamed sketches.
+
+    The sketches are seeded per layer identically on every rank and summed with one all-reduce.
+    """
+    sketches = {n: GradientSketch(layer.in_features, layer.out_features, bases.get(n), k, seed + i,
+                                  layer.weight.device) for i, (n, layer) in enumerate(sorted(layers.items()))}
+    count = _output_gradient_passes(model, layers, batches, forward,
+                                    lambda name, x, delta: sketches[name].update(x, delta))
     _all_reduce_sum([t for s in sketches.values() for t in s.tensors()] + [count])
     if count.item() == 0:
         raise ValueError("no batch to estimate the task gradient from (empty task subset)")
     return {n: s.result(int(count.item())) for n, s in sketches.items()}
+
+
+def statistic_bytes(layer: nn.Linear, statistic: str) -> int:
+    """fp32 bytes one layer's accumulator takes: a gradient (d_out × d_in) or a covariance (d_in × d_in)."""
+    if statistic == "gradient":
+        return 4 * layer.in_features * layer.out_features
+    if statistic == "covariance":
+        return 4 * layer.in_features * layer.in_features
+    raise ValueError(f"unknown statistic {statistic!r}")
+
+
+def chunk_layers(sizes: dict[str, int], budget: int | None) -> list[list[str]]:
+    """Split layers (in order) into passes whose accumulators fit ``budget`` bytes; None = one pass.
+
+    A layer larger than the budget gets a pass of its own (the least a pass can hold).
+    """
+    if budget is None:
+        return [list(sizes)] if sizes else []
+    chunks: list[list[str]] = []
+    used = budget + 1
+    for name, size in sizes.items():
+        if used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(name)
+        used += size
+    return chunks
 
 
 def _input_passes(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable[dict],

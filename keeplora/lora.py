@@ -12,9 +12,10 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 
 from .config import LoraCfg
+from .core import MergeRecord, project_off
 from .errors import UserError
 
-__all__ = ["inject_lora", "lora_modules", "merge_lora", "ADAPTER"]
+__all__ = ["inject_lora", "lora_modules", "merge_lora", "lora_factors", "merge_into_record", "ADAPTER"]
 
 ADAPTER = "default"
 
@@ -75,5 +76,34 @@ def load_lora_weights(peft_model: nn.Module, tensors: dict[str, torch.Tensor]) -
 
 
 def merge_lora(peft_model: PeftModel) -> nn.Module:
-    """Fold ``W += s·B·A`` into the base weights and drop the LoRA modules (method step 5)."""
+    """PEFT's own merge, ``W += s·B·A`` in the weights' dtype (one rounding per merge: tests and tools only;
+    training merges through ``merge_into_record``)."""
     return peft_model.merge_and_unload()
+
+
+def lora_factors(peft_model: nn.Module, bases: dict[str, torch.Tensor | None]) -> dict[str, tuple]:
+    """Each module's update ``ΔW = U @ D`` as fp32 factors, ``U = s·B`` and ``D = A``.
+
+    Where the module has a protected basis, D's rows are projected off it in fp32: an A held in bf16 was
+    rounded off the residual subspace by ~1e-3, and that rounding is exactly the part that would touch
+    protected inputs.
+    """
+    out = {}
+    for name, m in lora_modules(peft_model).items():
+        up = m.scaling[ADAPTER] * m.lora_B[ADAPTER].weight.detach().float()
+        down = project_off(m.lora_A[ADAPTER].weight.detach().float(), bases.get(name))
+        out[name] = (up.cpu(), down.cpu())
+    return out
+
+
+def merge_into_record(peft_model: PeftModel, record: MergeRecord,
+                      bases: dict[str, torch.Tensor | None]) -> tuple[nn.Module, dict[str, dict]]:
+    """Method step 5 without accumulated rounding: the task's fp32 factors join the record, PEFT unloads the
+    LoRA modules (no in-dtype merge), and every adapted weight becomes the record rounded once.
+
+    Returns the plain model (a transformers checkpoint when saved) and the record's per-module diagnostics.
+    """
+    record.add(lora_factors(peft_model, bases))
+    model = peft_model.unload()
+    layers = {n: model.get_submodule(n) for n in record.base}
+    return model, record.apply(layers, bases)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .atomic import atomic_write_text
-from .bases import save_bases
+from .bases import save_bases, save_record
 from .metrics import general_change, run_metrics
 from .resume import MANIFEST, task_label, write_manifest
 
@@ -82,10 +82,12 @@ class RunWriter:
             stages = {"zero-shot"} | {f"after {t}" for t in done}
             self.general = {k: v for k, v in data.get("general", {}).items() if k in stages}
 
-    def save_task(self, t: int, name: str, model, tokenizer, method, recipe) -> None:
+    def save_task(self, t: int, name: str, model, tokenizer, method, recipe, record=None) -> None:
         label = task_label(t, name)
         if recipe.save_merged:
             self.save_model(model, tokenizer, label)
+        if self.is_main and record is not None:
+            save_record(self.out / "record", record, [task_label(i, n) for i, n in enumerate(self.tasks[:t + 1])])
         state = method.state()
         if self.is_main and state:
             save_bases(self.out / "bases" / f"{label}.safetensors", state, str(recipe.model.name_or_path),

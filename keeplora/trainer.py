@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from .bases import load_bases
+from .bases import load_bases, load_record
 from .checkpoint import (
     StepCheckpoint,
     StepState,
@@ -36,8 +36,17 @@ from .dist import DistInfo, build_ds_config, make_engine
 from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
 from .errors import UserError
 from .faults import fault_point
-from .gradients import input_covariances, mean_gradients, sketch_gradients, subset_indices, summed_inputs
-from .lora import inject_lora, load_lora_weights, lora_weights, merge_lora
+from .gradients import (
+    chunk_layers,
+    input_covariances,
+    mean_gradients,
+    sketch_gradients,
+    statistic_bytes,
+    subset_indices,
+    summed_inputs,
+)
+from .core import MergeRecord
+from .lora import inject_lora, load_lora_weights, lora_weights, merge_into_record
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
 from .report import RunWriter
@@ -84,12 +93,22 @@ class ContinualTrainer:
         self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
         self.model = self.loaded.model.to(dist_info.device)
         self.encoder = self.adapter.make_encoder(self.loaded, recipe)
-        self.layer_index = self.adapter.lora_targets(self.model)
+        self.stats_encoder = self._statistics_encoder()
+        self.layer_index = self.method.targets(self.adapter.lora_targets(self.model))
         self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
                                 fingerprint(recipe))
+        self.record = MergeRecord.start(self._layers())     # replaced by the saved record when resuming
         if self.resume_from:
             self._restore(self.resume_from)
+
+    def _statistics_encoder(self):
+        """The encoder of the task-statistics passes: ``subspace.grad_num_frames`` frames per video, if set."""
+        frames = self.recipe.subspace.grad_num_frames
+        if frames is None or frames == self.recipe.model.num_frames:
+            return self.encoder
+        model_cfg = self.recipe.model.model_copy(update={"num_frames": frames})
+        return self.adapter.make_encoder(self.loaded, self.recipe.model_copy(update={"model": model_cfg}))
 
     def _model_source(self):
         """The recipe's model, or the merged checkpoint of the last finished task when resuming."""
@@ -99,7 +118,12 @@ class ContinualTrainer:
         ckpt = Path(self.recipe.output_dir) / self.resume_from["checkpoints"][last]
         return self.recipe.model.model_copy(update={"name_or_path": str(ckpt)})
 
+    def _layers(self) -> dict:
+        return {n: self.model.get_submodule(n) for n in self.layer_index}
+
     def _restore(self, manifest: dict) -> None:
+        labels = [task_label(t, n) for t, n in enumerate(manifest["tasks_done"])]
+        self.record = load_record(self.out / "record", labels, list(self.layer_index))
         last = manifest["tasks_done"][-1]
         bases_file = Path(self.recipe.output_dir) / manifest["bases"][last]
         if self.method.uses_subspace:
@@ -145,11 +169,12 @@ class ContinualTrainer:
         clock.lap("task_start_s")
         self._train_task(peft_model, t, task, resume)
         clock.lap("train_s")
-        self.writer.add_diagnostics(task.name, update_diagnostics(peft_model, self.method, self.layer_index))
-        self.model = merge_lora(peft_model)
+        diagnostics = update_diagnostics(peft_model, self.method, self.layer_index)
+        self.model, merged = merge_into_record(peft_model, self.record, {n: self.method.basis(n) for n in diagnostics})
+        self.writer.add_diagnostics(task.name, {n: {**d, **merged[n]} for n, d in diagnostics.items()})
         self.method.end_task(self._context(t, task))
         clock.lap("task_end_s")
-        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe)
+        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe, self.record)
         fault_point(f"eval:{t}")
         row = self._evaluate_row(f"after {task.name}")
         clock.lap("eval_s")
@@ -163,30 +188,37 @@ class ContinualTrainer:
             print(text)
 
     def _context(self, t: int, task: TaskCfg) -> TaskContext:
-        layers = {n: self.model.get_submodule(n) for n in self.layer_index}
+        layers = self._layers()
         batches = partial(self._subset_batches, t)
         sub = self.recipe.subspace
         k = sub.sketch_rank or 2 * self.recipe.lora.r
+
+        def exact(statistic: str, fn):
+            """Yield (layer, statistic) pass by pass, each pass holding at most ``pass_memory_mb`` of sums."""
+            budget = None if sub.pass_memory_mb is None else int(sub.pass_memory_mb * 2 ** 20)
+            for chunk in chunk_layers({n: statistic_bytes(l, statistic) for n, l in layers.items()}, budget):
+                yield from fn(self.model, {n: layers[n] for n in chunk}, batches(), self._loss).items()
+
         return TaskContext(t, task.name, self.model, layers, self.layer_index,
-                           gradients=lambda: mean_gradients(self.model, layers, batches(), self._loss),
-                           covariances=lambda: input_covariances(self.model, layers, batches(), self._loss),
+                           gradients=lambda: exact("gradient", mean_gradients),
+                           covariances=lambda: exact("covariance", input_covariances),
                            sketches=lambda bases: sketch_gradients(self.model, layers, batches(), self._loss, bases,
                                                                    k, self.recipe.seed + 1000 * t),
-                           summed_inputs=lambda: summed_inputs(self.model, layers, batches(), self._loss),
+                           summed_inputs=lambda: summed_inputs(self.model, layers, batches(), self._loss).items(),
                            towers=self.towers, principal_side=self.adapter.principal_side(sub))
 
     # ------------------------------------------------------------------ data
-    def _dataset(self, t: int) -> EncodedDataset:
+    def _dataset(self, t: int, encoder=None) -> EncodedDataset:
         samples = [s for part in self.train_sets for s in part] if self.method.trains_on_all_tasks \
             else self.train_sets[t]
-        return EncodedDataset(samples, self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
+        return EncodedDataset(samples, encoder or self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
 
     def _subset_batches(self, t: int):
         """This rank's share of the evenly spaced ``grad_ratio`` subset, in micro-batches."""
         idx = subset_indices(len(self.train_sets[t]), self.recipe.subspace.grad_ratio)
         mine = idx[self.dist.rank::self.dist.world]
-        loader = DataLoader(Subset(self._dataset(t), mine), batch_size=self.recipe.subspace.grad_batch_size,
-                            collate_fn=self.encoder.collate_train)
+        loader = DataLoader(Subset(self._dataset(t, self.stats_encoder), mine),
+                            batch_size=self.recipe.subspace.grad_batch_size, collate_fn=self.stats_encoder.collate_train)
         return (b for b in loader if b is not None)
 
     def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import torch
 from keeplora.config import load_recipe
 from keeplora.data import Encoder, collate_train, read_train_file
 from keeplora.gradients import input_covariances, mean_gradients, sketch_gradients
-from keeplora.lora import inject_lora, merge_lora
+from keeplora.lora import inject_lora, lora_modules, merge_lora
 from keeplora.methods import TaskContext, get_method
 from keeplora.models import get_adapter
 
@@ -35,8 +35,8 @@ def _ctx(model, targets, batches):
     def loss(m, b):
         return m(**b).loss
     return TaskContext(0, "t", model, layers, targets,
-                       gradients=lambda: mean_gradients(model, layers, batches, loss),
-                       covariances=lambda: input_covariances(model, layers, batches, loss),
+                       gradients=lambda: mean_gradients(model, layers, batches, loss).items(),
+                       covariances=lambda: input_covariances(model, layers, batches, loss).items(),
                        sketches=lambda bases: sketch_gradients(model, layers, batches, loss, bases, 8, 0))
 
 
@@ -63,9 +63,12 @@ def test_olora_penalty_pushes_the_new_a_off_the_old_ones(setup):
     peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), None, True)
     method.on_engine(None, peft)
     a_params = [p for n, p in peft.named_parameters() if "lora_A" in n]
-    opt = torch.optim.SGD(a_params, lr=1.0)
+    opt = torch.optim.Adam(a_params, lr=0.01)
     first = float(method.regularizer().detach())
-    for _ in range(50):
+    assert first == pytest.approx(0.5 * sum(float((p.detach() @ method.previous_a[n]).abs().sum())       # the L1 sum
+                                            for n, p in ((n, lora_modules(peft)[n].lora_A["default"].weight)
+                                                         for n in targets)), rel=1e-5)
+    for _ in range(100):
         opt.zero_grad()
         method.regularizer().backward()
         opt.step()

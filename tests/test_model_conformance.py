@@ -15,7 +15,8 @@ from eval.harness import predict
 from keeplora.config import load_recipe
 from keeplora.data import Encoder, Sample, collate_train
 from keeplora.gradients import mean_gradients, sketch_gradients
-from keeplora.lora import inject_lora, merge_lora
+from keeplora.core import MergeRecord
+from keeplora.lora import inject_lora, merge_into_record
 from keeplora.methods import TaskContext, get_method
 from keeplora.models import MODELS, get_adapter
 
@@ -52,9 +53,10 @@ def run_task_cycle(family: str, tmp_path):
 
     targets = adapter.lora_targets(model)
     layers = {n: model.get_submodule(n) for n in targets}
+    record = MergeRecord.start(layers)
     method = get_method("keeplora_pp")(recipe)
     ctx = TaskContext(0, "t", model, layers, targets, covariances=dict,
-                      gradients=lambda: mean_gradients(ctx.model, ctx.layers, [batch], loss_fn),
+                      gradients=lambda: mean_gradients(ctx.model, ctx.layers, [batch], loss_fn).items(),
                       sketches=lambda bases: sketch_gradients(ctx.model, ctx.layers, [batch], loss_fn, bases, 8, 0))
     init_a = method.begin_task(ctx)                      # the default streamed sketch: no weight gradient
     assert all(p.grad is None and not p.requires_grad for p in model.parameters())
@@ -67,7 +69,9 @@ def run_task_cycle(family: str, tmp_path):
     with torch.no_grad():
         for p in trainable:
             p.add_(0.01 * torch.randn_like(p))
-    model = merge_lora(peft)
+    model, merged = merge_into_record(peft, record, {n: method.basis(n) for n in targets})
+    assert max(m["record_leak"] for m in merged.values()) < 1e-5
+    assert max(m["rounding"] for m in merged.values()) <= 1.0 + 1e-3      # the record, rounded once
     ctx.model, ctx.layers = model, {n: model.get_submodule(n) for n in targets}
     before = {n: method.basis(n).shape[1] for n in targets}
     method.end_task(ctx)

@@ -1,7 +1,7 @@
 """The lifecycle every method implements (begin_task → train → end_task), and its context."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,8 +18,10 @@ __all__ = ["Method", "TaskContext"]
 class TaskContext:
     """What a hook may use: the merged model (no LoRA), its adapted layers, and the task's statistics.
 
-    ``gradients()``, ``sketches(bases)``, ``covariances()`` and ``summed_inputs()`` run passes over the task's
-    evenly spaced subset (``subspace.grad_ratio``) at the current weights; they are collective across ranks.
+    ``gradients()``, ``covariances()`` and ``summed_inputs()`` run passes over the task's evenly spaced subset
+    (``subspace.grad_ratio``) at the current weights and yield ``(layer, statistic)`` pairs, pass by pass
+    (``subspace.pass_memory_mb`` bounds one pass's exact sums: consume each pair before the next pass);
+    ``sketches(bases)`` returns every layer's streamed gradient sketch. All are collective across ranks.
     ``towers`` names each module's tower (``vision`` / ``text`` encoder, or the LLM ``decoder``);
     ``principal_side`` is the side of the weight SVD kept as the principal basis (see ``principal_basis``).
     """
@@ -28,10 +30,10 @@ class TaskContext:
     model: nn.Module
     layers: dict[str, nn.Linear]
     layer_index: dict[str, int]
-    gradients: Callable[[], dict[str, torch.Tensor]]
-    covariances: Callable[[], dict[str, torch.Tensor]]
+    gradients: Callable[[], Iterable[tuple[str, torch.Tensor]]]
+    covariances: Callable[[], Iterable[tuple[str, torch.Tensor]]]
     sketches: Callable[[dict[str, torch.Tensor]], dict] | None = None
-    summed_inputs: Callable[[], dict[str, torch.Tensor]] | None = None
+    summed_inputs: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None
     towers: dict[str, str] | None = None
     principal_side: str = "input"
 
@@ -51,6 +53,10 @@ class Method:
     @property
     def train_a(self) -> bool:
         return True
+
+    def targets(self, layer_index: dict[str, int]) -> dict[str, int]:
+        """The adapter's LoRA targets (module -> layer) this method adapts; all of them by default."""
+        return layer_index
 
     def scales(self, layer_index: dict[str, int], towers: dict[str, str] | None = None) -> dict[str, float]:
         """Per-module multiplier of α; ``layer_index`` maps module name -> layer, ``towers`` -> its tower."""

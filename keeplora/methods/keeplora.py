@@ -57,9 +57,9 @@ class KeepLoRAPlusPlus(Method):
             sketch = ctx.sketches(self.bases)
             return {n: residual_init_from_sketch(sketch[n], self.bases[n], r, seed=self.recipe.seed)
                     for n in ctx.layers}
-        grads = ctx.gradients()                                   # step 1: mean task gradient, LoRA absent
-        return {n: residual_init(grads[n], self.bases[n], r, randomized=sub.randomized_svd,
-                                 seed=self.recipe.seed) for n in ctx.layers}          # step 2
+        # step 1: mean task gradient, LoRA absent (pass by pass); step 2: its top-r residual directions
+        return {n: residual_init(g, self.bases[n], r, randomized=sub.randomized_svd, seed=self.recipe.seed)
+                for n, g in ctx.gradients()}
 
     def on_engine(self, engine, peft_model):
         """Trainable-A mode: keep A's rows residual after every optimizer step (frozen A needs nothing)."""
@@ -71,20 +71,22 @@ class KeepLoRAPlusPlus(Method):
         return install_residual_a(engine, [(modules[n].lora_A[ADAPTER].weight, self.bases[n]) for n in sorted(modules)])
 
     def end_task(self, ctx: TaskContext) -> None:
+        """Step 6: grow every basis with the finished task's statistic, layer by layer as the passes yield it."""
         sub = self.recipe.subspace
         if not sub.grow:                                          # ablation: the principal part only
             return
-        if sub.growth == "grad" and sub.gradient == "sketch":
+        if sub.growth == "grad" and sub.growth_estimate == "sketch":
             sketch = ctx.sketches(self.bases)
             self.bases = {n: grow_basis_from_sketch(self.bases[n], sketch[n], sub.feature_energy) for n in ctx.layers}
             return
-        if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ
-            stats = {n: g.T for n, g in ctx.gradients().items()}
+        if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ, exact
+            stats = ((n, g.T) for n, g in ctx.gradients())
         elif sub.growth == "features":                            # layer inputs, via Σ x xᵀ
-            stats = {n: covariance_root(c) for n, c in ctx.covariances().items()}
+            stats = ((n, covariance_root(c)) for n, c in ctx.covariances())
         else:                                                     # the MTIL code's summed token matrices
             stats = ctx.summed_inputs()
-        self.bases = {n: grow_basis(self.bases[n], stats[n], sub.feature_energy) for n in ctx.layers}
+        grown = {n: grow_basis(self.bases[n], stat, sub.feature_energy) for n, stat in stats}
+        self.bases = {n: grown[n] for n in ctx.layers}
 
     def basis(self, name: str) -> torch.Tensor | None:
         return self.bases.get(name)
