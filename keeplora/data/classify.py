@@ -65,10 +65,14 @@ class ClassEncoder:
         self._merged_offset = dict(zip(class_sets, (sum(sizes[:i]) for i in range(len(sizes)))))
 
     def _tokenise(self, prompt: str) -> list[int]:
-        """Prompt ids ending in EOS (CLIP pools the text at its EOS token)."""
+        """Prompt ids ending in EOS (CLIP pools the text at its EOS token), padded to the text tower's context
+        (77 for CLIP), as the official MTIL code's ``clip.tokenize``: the text tower's features, hence its
+        bases, include the padding positions."""
         tok = self.loaded.tokenizer
         ids = tok(prompt).input_ids
-        return ids if ids and ids[-1] == tok.eos_token_id else ids + [tok.eos_token_id]
+        ids = ids if ids and ids[-1] == tok.eos_token_id else ids + [tok.eos_token_id]
+        context = self.loaded.model.config.text_config.max_position_embeddings
+        return ids + [tok.pad_token_id] * max(0, context - len(ids))
 
     def encode(self, sample: Sample, with_answers: bool = True) -> dict:
         if [k for k, _ in sample.media] != ["image"]:
@@ -102,6 +106,7 @@ class ClassEncoder:
             prompts += self._prompt_ids[name]
         batch = {"pixel_values": torch.cat([it["pixel_values"] for it in items]),
                  "class_input_ids": _pad(prompts, self.loaded.tokenizer.pad_token_id, left=False),
+                 # no padding mask, as OpenAI's CLIP: the causal mask alone keeps the EOS features exact
                  "class_attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=False),
                  "labels": torch.tensor([offsets[it["set"]] + it["label"] for it in items])}
         if len(sets) > 1:                                  # mixed tasks: each sample scores its own classes
