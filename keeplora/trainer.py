@@ -107,8 +107,7 @@ class ContinualTrainer:
         frames = self.recipe.subspace.grad_num_frames
         if frames is None or frames == self.recipe.model.num_frames:
             return self.encoder
-        model_cfg = self.recipe.model.model_copy(update={"num_frames": frames})
-        return self.adapter.make_encoder(self.loaded, self.recipe.model_copy(update={"model": model_cfg}))
+        return self.adapter.make_encoder(self.adapter.with_num_frames(self.loaded, frames), self.recipe)
 
     def _model_source(self):
         """The recipe's model, or the merged checkpoint of the last finished task when resuming."""

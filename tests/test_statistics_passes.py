@@ -81,3 +81,17 @@ def test_exact_growth_covers_the_energy_the_sketch_misses(tiny_data):
         sketch_cov.append(_coverage(grow_basis_from_sketch(bases[n], sketch[n], 0.99), grads[n].T))
     assert min(exact_cov) >= 0.99 - 1e-4
     assert min(sketch_cov) < 0.98                           # why growth reads the exact gradient by default
+
+
+def test_statistics_passes_read_videos_with_their_own_frame_count(tiny_data):
+    """CL-VISTA's gradient passes read 4 frames while training reads 8 (``subspace.grad_num_frames``)."""
+    recipe = load_recipe(ROOT / "recipes/smoke_video_seq.yaml", ["model.num_frames=8", "subspace.grad_num_frames=4"])
+    adapter = get_adapter("video_llava")
+    loaded = adapter.load(recipe.model, seed=0)
+    four = adapter.with_num_frames(loaded, 4)
+    assert loaded.media.num_frames == 8 and four.media.num_frames == 4
+    assert four.media_tokens["video"] < loaded.media_tokens["video"]
+    sample = read_train_file(tiny_data / "motion" / "train.json")[0]
+    batch = collate_train([Encoder(adapter, four, recipe.model, 2048).encode(sample)], loaded.tokenizer.pad_token_id)
+    assert batch["pixel_values_videos"].shape[1] == 4
+    assert torch.isfinite(loaded.model(**batch).loss)

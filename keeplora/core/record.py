@@ -77,13 +77,11 @@ class MergeRecord:
             change = new.float() - w.float()
             w.copy_(new)
             basis = bases.get(name)
-            step = self.delta(name, last, device=w.device)
-            err = (new.float().double() - (self.base[name].to(w.device).double() + total.double()))
-            denom = float(total.norm()) or 1.0
-            out[name] = {"record_leak": None if basis is None else leak(step, basis),
+            err = new.float() - target                                # exact in fp32 for bf16/fp16 weights
+            out[name] = {"record_leak": None if basis is None else leak(self.delta(name, last, device=w.device), basis),
                          "working_leak": None if basis is None else leak(change, basis),
-                         "rounding": float((err.abs() / half_ulp(target, w.dtype).double()).max()),
-                         "working_error": float(err.norm()) / denom}
+                         "rounding": float((err.abs() / half_ulp(target, w.dtype)).max()),
+                         "working_error": float(err.norm()) / (float(total.norm()) or 1.0)}
         return out
 
     # ---------------------------------------------------------------- flat tensors, for safetensors files

@@ -8,7 +8,7 @@ random twin for tests and CPU recipes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -111,6 +111,15 @@ class ModelAdapter:
 
     def check_recipe(self, recipe) -> None:
         """Family-specific recipe checks, run by ``check_files`` before anything loads (one-line errors)."""
+
+    def with_num_frames(self, loaded: LoadedModel, num_frames: int) -> LoadedModel:
+        """The same model read with another frame count per video (``subspace.grad_num_frames``); the
+        placeholder count per video is read off the model again."""
+        if "video" not in self.modalities or num_frames == loaded.media.num_frames:
+            return loaded
+        out = replace(loaded, media=replace(loaded.media, num_frames=num_frames))
+        out.media_tokens = self._count_media_tokens(out)
+        return out
 
     def make_encoder(self, loaded: LoadedModel, recipe):
         """What turns the recipe's samples into this family's batches and predictions."""
