@@ -75,7 +75,7 @@ def main() -> None:
     for width in args.widths:
         runs = [one(width, args.ks, args.energy, seed) for seed in range(args.seeds)]
 
-        def mean(get):
+        def mean(get, runs=runs):
             return statistics.mean(get(r) for r in runs)
         row = {"width": width, "principal": mean(lambda r: r["principal"]),
                "exact": {"added": mean(lambda r: r["exact_added"]), "coverage": mean(lambda r: r["exact_coverage"]),

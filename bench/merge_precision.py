@@ -145,7 +145,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['dtype']} | {r['design']} | {r['ratio']:g} | {r['merges']} | {r['survives']} | {r['distance']} | "
-              f"{r['beyond_one_rounding']} | {r['leak']} | {r.get('record_error', '—')} / {r.get('record_leak', '—')} |")
+              f"{r['beyond_one_rounding']} | {r['leak']} | {r.get('record_error', '—')} / "
+              f"{r.get('record_leak', '—')} |")
     cost = llava_7b_cost(args.tasks, 64)
     print(json.dumps({"width": args.width, "rank": args.rank, "rows": rows, "llava_7b_record": cost}))
 

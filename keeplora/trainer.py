@@ -30,6 +30,7 @@ from .checkpoint import (
     write_rng,
 )
 from .config import Recipe, TaskCfg
+from .core import MergeRecord
 from .data import EncodedDataset, read_test_file, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
@@ -45,7 +46,6 @@ from .gradients import (
     subset_indices,
     summed_inputs,
 )
-from .core import MergeRecord
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_into_record
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
@@ -216,8 +216,9 @@ class ContinualTrainer:
         """This rank's share of the evenly spaced ``grad_ratio`` subset, in micro-batches."""
         idx = subset_indices(len(self.train_sets[t]), self.recipe.subspace.grad_ratio)
         mine = idx[self.dist.rank::self.dist.world]
-        loader = DataLoader(Subset(self._dataset(t, self.stats_encoder), mine),
-                            batch_size=self.recipe.subspace.grad_batch_size, collate_fn=self.stats_encoder.collate_train)
+        encoder = self.stats_encoder
+        loader = DataLoader(Subset(self._dataset(t, encoder), mine), batch_size=self.recipe.subspace.grad_batch_size,
+                            collate_fn=encoder.collate_train)
         return (b for b in loader if b is not None)
 
     def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:

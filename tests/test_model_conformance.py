@@ -13,9 +13,9 @@ from PIL import Image
 from data_prep.tiny_synth import write_clip
 from eval.harness import predict
 from keeplora.config import load_recipe
+from keeplora.core import MergeRecord
 from keeplora.data import Encoder, Sample, collate_train
 from keeplora.gradients import mean_gradients, sketch_gradients
-from keeplora.core import MergeRecord
 from keeplora.lora import inject_lora, merge_into_record
 from keeplora.methods import TaskContext, get_method
 from keeplora.models import MODELS, get_adapter

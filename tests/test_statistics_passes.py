@@ -47,7 +47,8 @@ def test_streamed_gradient_is_autograds_and_chunks_change_nothing(tiny_data):
     chunks = chunk_layers(per_layer, budget=3 * max(per_layer.values()))
     assert len(chunks) > 1 and [n for c in chunks for n in c] == names
     assert all(sum(per_layer[n] for n in c) <= 3 * max(per_layer.values()) for c in chunks)
-    chunked = {n: g for c in chunks for n, g in mean_gradients(model, {n: layers[n] for n in c}, batches, _loss).items()}
+    chunked = {n: g for c in chunks
+               for n, g in mean_gradients(model, {n: layers[n] for n in c}, batches, _loss).items()}
     assert all(torch.equal(chunked[n], streamed[n]) for n in names)
 
 

@@ -89,7 +89,8 @@ class MergeRecord:
         return {n: t.contiguous() for n, t in self.base.items()}
 
     def task_tensors(self, t: int) -> dict[str, torch.Tensor]:
-        return {f"{kind}/{n}": f.contiguous() for n, (u, d) in self.tasks[t].items() for kind, f in (("U", u), ("D", d))}
+        return {f"{kind}/{n}": f.contiguous()
+                for n, (u, d) in self.tasks[t].items() for kind, f in (("U", u), ("D", d))}
 
     @staticmethod
     def factors_from(tensors: dict[str, torch.Tensor]) -> Factors:
