@@ -3,12 +3,14 @@
     python bench/task_start.py [--hidden 512 --layers 8 --samples 160 --micro 4 --seq 256 --grad-ratio 0.2
                                 --pass-mb 0]
 
-Four child processes on the same random LLaVA-architecture model and the same token batches, so each
+Five child processes on the same random LLaVA-architecture model and the same token batches, so each
 peak is its own: ``train`` (KeepLoRA++ LoRA, DeepSpeed ZeRO-2, AdamW, one epoch over the task),
 ``sketch`` (the default task start: streamed gradient sketch, no weight gradient), ``exact`` (task start
 from every layer's exact gradient at once, as the official code forms them) and ``growth`` (the default task
 end: exact post-task gradients accumulated in passes of at most ``--pass-mb`` MB of sums, 0 = one pass,
-each layer's basis grown at ε_f 0.99 as its pass ends), all on the evenly spaced ``grad_ratio`` subset.
+each layer's basis grown at ε_f 0.99 as its pass ends) and ``reference`` (step 0's reference set: input
+covariances in the same passes, the subset's batches standing in for the reference samples), all on the
+evenly spaced ``grad_ratio`` subset.
 Peak = CUDA max allocated on a GPU, max RSS on a CPU (then also reported above the loaded-model
 baseline). Targets: task-start peak ≤ 1.10× training peak, time ≤ 0.25× training time.
 Last line: JSON with ``peak_ratio`` and ``time_ratio`` for both task-start paths.
@@ -46,12 +48,20 @@ def _batches(args, n: int, device):
 
 def _child(args) -> dict:
     from keeplora.config import load_recipe
-    from keeplora.core import grow_basis, principal_basis, residual_init, residual_init_from_sketch
+    from keeplora.core import covariance_root, grow_basis, principal_basis, residual_init, residual_init_from_sketch
     from keeplora.dist import build_ds_config, init_distributed, make_engine, shutdown
-    from keeplora.gradients import chunk_layers, mean_gradients, sketch_gradients, statistic_bytes, subset_indices
     from keeplora.lora import inject_lora
     from keeplora.methods.base import depth_scales
     from keeplora.models import get_adapter
+    from keeplora.statistics import (
+        GradientMean,
+        InputCovariance,
+        chunk_layers,
+        mean_gradients,
+        passes,
+        sketch_gradients,
+        subset_indices,
+    )
     info = init_distributed()
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml",
                          [f"model.tiny.hidden_size={args.hidden}", f"model.tiny.num_layers={args.layers}",
@@ -86,19 +96,23 @@ def _child(args) -> dict:
     elif args.mode == "exact":
         grads = mean_gradients(model, layers, subset, loss)
         _ = {n: residual_init(grads[n], bases[n], args.rank) for n in layers}
+    elif args.mode == "reference":                  # step 0's reference set (here: the subset's batches)
+        budget = int(args.pass_mb * 2 ** 20) if args.pass_mb > 0 else None
+        chunks = chunk_layers({n: InputCovariance().layer_bytes(layer) for n, layer in layers.items()}, budget)
+        for n, c in passes(model, layers, lambda: subset, loss, InputCovariance, budget):
+            bases[n] = grow_basis(bases[n], covariance_root(c), 0.99)
     else:
         budget = int(args.pass_mb * 2 ** 20) if args.pass_mb > 0 else None
-        chunks = chunk_layers({n: statistic_bytes(layer, "gradient") for n, layer in layers.items()}, budget)
-        for chunk in chunks:
-            for n, g in mean_gradients(model, {n: layers[n] for n in chunk}, subset, loss).items():
-                bases[n] = grow_basis(bases[n], g.T, 0.99)
+        chunks = chunk_layers({n: GradientMean().layer_bytes(layer) for n, layer in layers.items()}, budget)
+        for n, g in passes(model, layers, lambda: subset, loss, GradientMean, budget):
+            bases[n] = grow_basis(bases[n], g.T, 0.99)
     if info.device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     peak = _peak_mb(info.device)
     shutdown()
-    passes = len(chunks) if args.mode == "growth" else 1
-    return {"mode": args.mode, "seconds": seconds, "peak_mb": peak, "baseline_mb": baseline, "passes": passes,
+    n_passes = len(chunks) if args.mode in ("growth", "reference") else 1
+    return {"mode": args.mode, "seconds": seconds, "peak_mb": peak, "baseline_mb": baseline, "passes": n_passes,
             "device": str(info.device), "batches": len(task) if args.mode == "train" else len(subset)}
 
 
@@ -109,13 +123,13 @@ def main() -> None:
         ap.add_argument(f"--{name}", type=int, default=default)
     ap.add_argument("--grad-ratio", "--grad_ratio", dest="grad_ratio", type=float, default=0.2)
     ap.add_argument("--pass-mb", "--pass_mb", dest="pass_mb", type=float, default=0.0)
-    ap.add_argument("--mode", choices=["train", "sketch", "exact", "growth"])
+    ap.add_argument("--mode", choices=["train", "sketch", "exact", "growth", "reference"])
     args = ap.parse_args()
     if args.mode:
         print(json.dumps(_child(args)))
         return
     runs = {}
-    for mode in ("train", "sketch", "exact", "growth"):
+    for mode in ("train", "sketch", "exact", "growth", "reference"):
         options = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "mode"]
         cmd = [sys.executable, __file__, "--mode", mode] + options
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
@@ -124,7 +138,7 @@ def main() -> None:
     train, base = runs["train"], runs["train"]["baseline_mb"]
     result = {"device": train["device"], "hidden": args.hidden, "layers": args.layers, "rank": args.rank,
               "grad_ratio": args.grad_ratio, "samples": args.samples, "growth_passes": runs["growth"]["passes"]}
-    for mode in ("sketch", "exact", "growth"):
+    for mode in ("sketch", "exact", "growth", "reference"):
         r = runs[mode]
         result[f"{mode}_peak_ratio"] = round(r["peak_mb"] / train["peak_mb"], 3)
         result[f"{mode}_time_ratio"] = round(r["seconds"] / train["seconds"], 3)

@@ -49,6 +49,10 @@ VARIANTS = {
     "grow_features": ["method.name=keeplora_pp", "subspace.growth=features"],
     "exact_grad": ["method.name=keeplora_pp", "subspace.gradient=exact"],
     "exact_features": ["method.name=keeplora_pp", "subspace.gradient=exact", "subspace.growth=features"],
+    # the base's general mixture (1,200 evenly spaced of its 7,200 training samples) protected from step 0
+    "keeplora_pp_ref": ["method.name=keeplora_pp", "subspace.reference={train: [" + ", ".join(
+        f"data/tinycl/general/{skill}/train.json" for skill in
+        ("shapes", "digits", "clipart", "fashion", "letters", "video_color")) + "], samples: 1200, energy: 0.99}"],
 }
 COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
 MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"

@@ -29,10 +29,11 @@ def _save_atomic(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, s
     os.replace(tmp, path)
 
 
-def save_bases(path: Path, bases: dict[str, torch.Tensor], model: str, family: str, after_task: str) -> None:
-    """Write atomically (temporary name, then rename)."""
+def save_bases(path: Path, bases: dict[str, torch.Tensor], model: str, family: str, after_task: str,
+               reference: str = "") -> None:
+    """Write atomically (temporary name, then rename); ``reference`` = the reference set's checksum, if any."""
     meta = {"model": model, "model_family": family, "after_task": after_task,
-            "layers": json.dumps(sorted(bases))}
+            "layers": json.dumps(sorted(bases)), "reference": reference}
     _save_atomic(path, {k: v.to(torch.float32) for k, v in bases.items()}, meta)
 
 
@@ -64,8 +65,8 @@ def load_record(folder: Path, task_labels: list[str], layers: list[str]) -> Merg
     return MergeRecord(base, tasks)
 
 
-def load_bases(path: Path, model: str, family: str, layers: list[str]) -> dict[str, torch.Tensor]:
-    """Bases saved by ``save_bases`` for exactly this model and these adapted layers."""
+def load_bases(path: Path, model: str, family: str, layers: list[str], reference: str = "") -> dict[str, torch.Tensor]:
+    """Bases saved by ``save_bases`` for exactly this model, these adapted layers and this reference set."""
     if not Path(path).is_file():
         raise UserError(f"basis file {path} not found")
     with safe_open(str(path), framework="pt") as f:
@@ -78,4 +79,8 @@ def load_bases(path: Path, model: str, family: str, layers: list[str]) -> dict[s
             extra, missing = sorted(set(saved) - set(layers)), sorted(set(layers) - set(saved))
             raise UserError(f"basis file {path} covers other layers (missing {missing[:3]}, extra {extra[:3]}); "
                             f"it was made for another LoRA target set")
+        if meta.get("reference", "") != reference:
+            raise UserError(f"basis file {path} was built with reference set {meta.get('reference') or 'none'}, "
+                            f"this recipe names {reference or 'none'}; restore subspace.reference's files or start "
+                            f"over with overwrite=true")
         return {k: f.get_tensor(k) for k in f.keys()}

@@ -66,6 +66,18 @@ class LoraCfg(_Strict):
     """Also train A (its rows are kept off the protected basis after every step); default: A frozen."""
 
 
+class ReferenceCfg(_Strict):
+    train: list[str] = Field(min_length=1)
+    """LLaVA conversation JSON/JSONL files of general data (the training-data reader): e.g. a few thousand samples
+    of LLaVA-665k for the 7B recipes, the TinyCL-VL base's general mixture for the tiny ones."""
+    media_root: Optional[str] = None
+    """Directory the media paths are relative to; null = each file's directory."""
+    samples: Optional[int] = Field(None, ge=1)
+    """Evenly spaced samples taken over the files together; null = all."""
+    energy: float = Field(0.99, gt=0, le=1)
+    """GPM energy of the reference inputs added to every protected basis at step 0 (1.0 = all of them)."""
+
+
 class SubspaceCfg(_Strict):
     weight_energy: float = Field(0.6, gt=0, le=1)
     """ε_w: σ² share of the pretrained weights kept as the principal (protected) basis."""
@@ -105,6 +117,9 @@ class SubspaceCfg(_Strict):
     as ``pass_memory_mb`` needs), so the basis covers ε_f of its true energy; ``sketch`` reuses the k-column
     sketch (at most k directions a task, energies estimated: covers far less than ε_f, see BENCHMARKS.md —
     only for when no pass can hold a layer's gradient)."""
+    reference: Optional[ReferenceCfg] = None
+    """A general reference set whose layer-input features join every protected basis at step 0, after the
+    principal part (KeepLoRA / KeepLoRA++): general inputs then map exactly as before. null = none."""
     pass_memory_mb: Optional[float] = Field(None, gt=0)
     """fp32 memory (MB) for one statistics pass's exact accumulators (gradients d_out × d_in, covariances
     d_in × d_in, per layer); the layers are split into as many passes over the subset as that needs.
@@ -354,6 +369,9 @@ def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
             p = _resolve(getattr(task, key), base)
             if not p.is_file():
                 raise RecipeError(f"tasks[{i}].{key} ({task.name}): file {p} not found{hint}")
+    for i, path in enumerate(recipe.subspace.reference.train if recipe.subspace.reference else []):
+        if not _resolve(path, base).is_file():
+            raise RecipeError(f"subspace.reference.train[{i}]: file {_resolve(path, base)} not found{hint}")
     for i, task in enumerate(recipe.general):
         if not _resolve(task.test, base).is_file():
             raise RecipeError(f"general[{i}].test ({task.name}): file {_resolve(task.test, base)} not found{hint}")

@@ -82,7 +82,7 @@ class RunWriter:
             stages = {"zero-shot"} | {f"after {t}" for t in done}
             self.general = {k: v for k, v in data.get("general", {}).items() if k in stages}
 
-    def save_task(self, t: int, name: str, model, tokenizer, method, recipe, record=None) -> None:
+    def save_task(self, t: int, name: str, model, tokenizer, method, recipe, record=None, reference: str = "") -> None:
         label = task_label(t, name)
         if recipe.save_merged:
             self.save_model(model, tokenizer, label)
@@ -91,7 +91,7 @@ class RunWriter:
         state = method.state()
         if self.is_main and state:
             save_bases(self.out / "bases" / f"{label}.safetensors", state, str(recipe.model.name_or_path),
-                       recipe.model.family, name)
+                       recipe.model.family, name, reference)
 
     def save_predictions(self, label: str, task: str, preds: list[dict], result=None) -> None:
         """Predictions JSONL; a score with parts (caption metrics) or a note also gets ``<task>.score.json``."""

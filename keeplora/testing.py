@@ -6,10 +6,23 @@ import torch
 from .config import Recipe
 from .core import principal_basis, residual_init
 from .lora import ADAPTER, inject_lora, lora_modules
-from .methods.base import depth_scales
+from .methods.base import TaskContext, depth_scales
 from .models import get_adapter
+from .statistics import passes
 
-__all__ = ["keeplora_tiny_peft"]
+__all__ = ["keeplora_tiny_peft", "local_context"]
+
+
+def local_context(model, layers: dict, layer_index: dict, data: dict[str, list[dict]], index: int = 0,
+                  adapter=None, budget: int | None = None) -> TaskContext:
+    """A one-process ``TaskContext`` over ready batches per data name (``{"task": [...], "reference": [...]}``),
+    the model's own loss as the objective: what the trainer builds, without a run."""
+    def loss(m, b):
+        return m(**b).loss
+
+    def run(make, name):
+        return passes(model, layers, lambda: data[name], loss, make, budget)
+    return TaskContext(index, f"task{index}", model, layers, layer_index, run, tuple(data), adapter=adapter)
 
 
 def keeplora_tiny_peft(recipe: Recipe, train_a: bool, seed: int = 0, device: str | torch.device = "cpu"):

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -37,20 +37,13 @@ from .dist import DistInfo, build_ds_config, make_engine
 from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
 from .errors import UserError
 from .faults import fault_point
-from .gradients import (
-    chunk_layers,
-    input_covariances,
-    mean_gradients,
-    sketch_gradients,
-    statistic_bytes,
-    subset_indices,
-    summed_inputs,
-)
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_into_record
 from .methods import Method, TaskContext, get_method
 from .models import get_adapter
+from .reference import read_reference
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_label
+from .statistics import passes, subset_indices
 from .step_loop import Position, SkipSampler, any_rank, run_steps
 
 __all__ = ["ContinualTrainer"]
@@ -88,6 +81,7 @@ class ContinualTrainer:
         self.test_sets = [read_test_file(t.test, t.media_root, t.name)[: recipe.eval.max_samples] for t in recipe.tasks]
         self.general_sets = [read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]
                              for g in recipe.general]
+        self.reference, self.reference_id = read_reference(recipe.subspace.reference)
         self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
         self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
@@ -127,7 +121,7 @@ class ContinualTrainer:
         bases_file = Path(self.recipe.output_dir) / manifest["bases"][last]
         if self.method.uses_subspace:
             self.method.load_state(load_bases(bases_file, str(self.recipe.model.name_or_path),
-                                              self.recipe.model.family, list(self.layer_index)))
+                                              self.recipe.model.family, list(self.layer_index), self.reference_id))
         self.writer.restore(manifest)
         if self.dist.rank == 0:
             print(f"resuming {self.recipe.output_dir} after task {len(manifest['tasks_done'])} ({last})")
@@ -173,7 +167,8 @@ class ContinualTrainer:
         self.writer.add_diagnostics(task.name, {n: {**d, **merged[n]} for n, d in diagnostics.items()})
         self.method.end_task(self._context(t, task))
         clock.lap("task_end_s")
-        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe, self.record)
+        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe, self.record,
+                              self.reference_id)
         fault_point(f"eval:{t}")
         row = self._evaluate_row(f"after {task.name}")
         clock.lap("eval_s")
@@ -187,38 +182,33 @@ class ContinualTrainer:
             print(text)
 
     def _context(self, t: int, task: TaskCfg) -> TaskContext:
+        """The task's statistics seam: any method's accumulators over the named data, pass by pass."""
         layers = self._layers()
-        batches = partial(self._subset_batches, t)
         sub = self.recipe.subspace
-        k = sub.sketch_rank or 2 * self.recipe.lora.r
+        budget = None if sub.pass_memory_mb is None else int(sub.pass_memory_mb * 2 ** 20)
+        samples = self._dataset_samples(t)
+        data = {"task": partial(self._batches, [samples[i] for i in subset_indices(len(samples), sub.grad_ratio)])}
+        if self.reference:
+            data["reference"] = partial(self._batches, self.reference)
 
-        def exact(statistic: str, fn):
-            """Yield (layer, statistic) pass by pass, each pass holding at most ``pass_memory_mb`` of sums."""
-            budget = None if sub.pass_memory_mb is None else int(sub.pass_memory_mb * 2 ** 20)
-            for chunk in chunk_layers({n: statistic_bytes(l, statistic) for n, l in layers.items()}, budget):
-                yield from fn(self.model, {n: layers[n] for n in chunk}, batches(), self._loss).items()
-
-        return TaskContext(t, task.name, self.model, layers, self.layer_index,
-                           gradients=lambda: exact("gradient", mean_gradients),
-                           covariances=lambda: exact("covariance", input_covariances),
-                           sketches=lambda bases: sketch_gradients(self.model, layers, batches(), self._loss, bases,
-                                                                   k, self.recipe.seed + 1000 * t),
-                           summed_inputs=lambda: summed_inputs(self.model, layers, batches(), self._loss).items(),
-                           towers=self.towers, principal_side=self.adapter.principal_side(sub))
+        def run(make, name):
+            return passes(self.model, layers, data[name], self._loss, make, budget)
+        return TaskContext(t, task.name, self.model, layers, self.layer_index, run, tuple(data), self.towers,
+                           self.adapter)
 
     # ------------------------------------------------------------------ data
-    def _dataset(self, t: int, encoder=None) -> EncodedDataset:
-        samples = [s for part in self.train_sets for s in part] if self.method.trains_on_all_tasks \
-            else self.train_sets[t]
-        return EncodedDataset(samples, encoder or self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
+    def _dataset_samples(self, t: int) -> list:
+        return [s for part in self.train_sets for s in part] if self.method.trains_on_all_tasks else self.train_sets[t]
 
-    def _subset_batches(self, t: int):
-        """This rank's share of the evenly spaced ``grad_ratio`` subset, in micro-batches."""
-        idx = subset_indices(len(self.train_sets[t]), self.recipe.subspace.grad_ratio)
-        mine = idx[self.dist.rank::self.dist.world]
+    def _dataset(self, t: int) -> EncodedDataset:
+        return EncodedDataset(self._dataset_samples(t), self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
+
+    def _batches(self, samples: list):
+        """This rank's share of ``samples`` in statistics micro-batches (``subspace.grad_batch_size``)."""
         encoder = self.stats_encoder
-        loader = DataLoader(Subset(self._dataset(t, encoder), mine), batch_size=self.recipe.subspace.grad_batch_size,
-                            collate_fn=encoder.collate_train)
+        dataset = EncodedDataset(samples[self.dist.rank::self.dist.world], encoder,
+                                 skip_bad=self.recipe.data.on_bad_sample == "skip")
+        loader = DataLoader(dataset, batch_size=self.recipe.subspace.grad_batch_size, collate_fn=encoder.collate_train)
         return (b for b in loader if b is not None)
 
     def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:

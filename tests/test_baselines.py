@@ -7,10 +7,10 @@ import torch
 
 from keeplora.config import load_recipe
 from keeplora.data import Encoder, collate_train, read_train_file
-from keeplora.gradients import input_covariances, mean_gradients, sketch_gradients
 from keeplora.lora import inject_lora, lora_modules, merge_lora
-from keeplora.methods import TaskContext, get_method
+from keeplora.methods import get_method
 from keeplora.models import get_adapter
+from keeplora.testing import local_context
 
 from .conftest import ROOT, run_launcher, tiny_recipe
 
@@ -30,18 +30,13 @@ def setup(tiny_data):
 
 
 def _ctx(model, targets, batches):
-    layers = {n: model.get_submodule(n) for n in targets}
-
-    def loss(m, b):
-        return m(**b).loss
-    return TaskContext(0, "t", model, layers, targets,
-                       gradients=lambda: mean_gradients(model, layers, batches, loss).items(),
-                       covariances=lambda: input_covariances(model, layers, batches, loss).items(),
-                       sketches=lambda bases: sketch_gradients(model, layers, batches, loss, bases, 8, 0))
+    return local_context(model, {n: model.get_submodule(n) for n in targets}, targets, {"task": batches})
 
 
 def test_inflora_designs_a_outside_the_earlier_tasks_inputs(setup):
     recipe, model, targets, batches, method = setup("inflora")
+    targets = method.targets(targets)                                                 # keys and values only
+    assert targets and all(n.endswith(("k_proj", "v_proj")) for n in targets)
     a0 = method.begin_task(_ctx(model, targets, batches["color"]))
     assert all(b.shape[1] == 0 for b in method.bases.values())                     # no pretrained protection
     method.end_task(_ctx(model, targets, batches["color"]))
@@ -51,6 +46,7 @@ def test_inflora_designs_a_outside_the_earlier_tasks_inputs(setup):
     for n in targets:
         assert a0[n].shape == a1[n].shape == (recipe.lora.r, model.get_submodule(n).in_features)
         assert (a1[n] @ method.bases[n]).abs().max() < 1e-4
+        assert torch.allclose(a1[n] @ a1[n].T, torch.eye(recipe.lora.r) / 3, atol=1e-5)      # A/√3, as official
 
 
 def test_olora_penalty_pushes_the_new_a_off_the_old_ones(setup):
@@ -104,8 +100,7 @@ def test_joint_trains_on_the_union_of_the_tasks():
 
     from keeplora.trainer import ContinualTrainer
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", ["method.name=joint"])
-    fake = SimpleNamespace(method=get_method("joint")(recipe), train_sets=[["a", "b"], ["c"], ["d"]], encoder=None,
-                           recipe=recipe)
-    assert len(ContinualTrainer._dataset(fake, 0)) == 4
+    fake = SimpleNamespace(method=get_method("joint")(recipe), train_sets=[["a", "b"], ["c"], ["d"]])
+    assert ContinualTrainer._dataset_samples(fake, 0) == ["a", "b", "c", "d"]
     fake.method = get_method("seq_lora")(recipe)
-    assert len(ContinualTrainer._dataset(fake, 1)) == 1
+    assert ContinualTrainer._dataset_samples(fake, 1) == ["c"]

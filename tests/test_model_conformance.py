@@ -15,10 +15,10 @@ from eval.harness import predict
 from keeplora.config import load_recipe
 from keeplora.core import MergeRecord
 from keeplora.data import Encoder, Sample, collate_train
-from keeplora.gradients import mean_gradients, sketch_gradients
 from keeplora.lora import inject_lora, merge_into_record
-from keeplora.methods import TaskContext, get_method
+from keeplora.methods import get_method
 from keeplora.models import MODELS, get_adapter
+from keeplora.testing import local_context
 
 from .conftest import ROOT
 
@@ -55,9 +55,7 @@ def run_task_cycle(family: str, tmp_path):
     layers = {n: model.get_submodule(n) for n in targets}
     record = MergeRecord.start(layers)
     method = get_method("keeplora_pp")(recipe)
-    ctx = TaskContext(0, "t", model, layers, targets, covariances=dict,
-                      gradients=lambda: mean_gradients(ctx.model, ctx.layers, [batch], loss_fn).items(),
-                      sketches=lambda bases: sketch_gradients(ctx.model, ctx.layers, [batch], loss_fn, bases, 8, 0))
+    ctx = local_context(model, layers, targets, {"task": [batch]})
     init_a = method.begin_task(ctx)                      # the default streamed sketch: no weight gradient
     assert all(p.grad is None and not p.requires_grad for p in model.parameters())
     peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), init_a, train_a=False)
@@ -72,7 +70,7 @@ def run_task_cycle(family: str, tmp_path):
     model, merged = merge_into_record(peft, record, {n: method.basis(n) for n in targets})
     assert max(m["record_leak"] for m in merged.values()) < 1e-5
     assert max(m["rounding"] for m in merged.values()) <= 1.0 + 1e-3      # the record, rounded once
-    ctx.model, ctx.layers = model, {n: model.get_submodule(n) for n in targets}
+    ctx = local_context(model, {n: model.get_submodule(n) for n in targets}, targets, {"task": [batch]})
     before = {n: method.basis(n).shape[1] for n in targets}
     method.end_task(ctx)
     for n in targets:

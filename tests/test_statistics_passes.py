@@ -5,8 +5,8 @@ import torch
 from keeplora.config import load_recipe
 from keeplora.core import grow_basis, grow_basis_from_sketch, principal_basis
 from keeplora.data import Encoder, collate_train, read_train_file
-from keeplora.gradients import chunk_layers, mean_gradients, sketch_gradients, statistic_bytes, subset_indices
 from keeplora.models import get_adapter
+from keeplora.statistics import GradientMean, chunk_layers, mean_gradients, sketch_gradients, subset_indices
 
 from .conftest import ROOT
 
@@ -43,7 +43,7 @@ def test_streamed_gradient_is_autograds_and_chunks_change_nothing(tiny_data):
     for (n, g), s in zip(streamed.items(), sums):
         assert torch.allclose(g, s / len(batches), rtol=1e-4, atol=1e-7), n
     names = list(layers)
-    per_layer = {n: statistic_bytes(layers[n], "gradient") for n in names}
+    per_layer = {n: GradientMean().layer_bytes(layers[n]) for n in names}
     chunks = chunk_layers(per_layer, budget=3 * max(per_layer.values()))
     assert len(chunks) > 1 and [n for c in chunks for n in c] == names
     assert all(sum(per_layer[n] for n in c) <= 3 * max(per_layer.values()) for c in chunks)

@@ -125,11 +125,17 @@ def grow_basis_from_sketch(basis: torch.Tensor | None, sketch, energy: float,
     return _add_directions(b, sketch.directions, sketch.sigma, sketch.total_energy, acc, energy).to(out_dtype)
 
 
+NULL_ENERGY = 1e-6
+"""A direction whose σ² is below this share of the largest is numerically zero (fp32 statistics): never added,
+so ``energy`` 1.0 means the statistic's numerical span, not every direction."""
+
+
 def _add_directions(b: torch.Tensor, u: torch.Tensor, s: torch.Tensor, total: float, acc: float,
                     energy: float) -> torch.Tensor:
     """The first ``m`` columns of ``u`` with ``acc + Σ_{k<=m} s_k²/total`` first reaching ``energy``."""
     before = acc + torch.cumsum(s.square() / total, 0) - s.square() / total   # share before adding k
-    m = min(int((before < energy).sum()), b.shape[0] - b.shape[1])
+    nonzero = int((s.square() > NULL_ENERGY * s.square().max()).sum()) if s.numel() else 0
+    m = min(int((before < energy).sum()), b.shape[0] - b.shape[1], nonzero)
     new = orthonormal_columns(u[:, :m].to(torch.float32), against=b)
     return torch.cat([b, new], dim=1)
 

@@ -1,41 +1,45 @@
 """The lifecycle every method implements (begin_task → train → end_task), and its context."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..config import Recipe
 from ..core import layer_scales
+from ..statistics import Accumulator
 
 __all__ = ["Method", "TaskContext"]
 
 
 @dataclass
 class TaskContext:
-    """What a hook may use: the merged model (no LoRA), its adapted layers, and the task's statistics.
+    """What a hook may use: the merged model (no LoRA), its adapted layers, and statistics over named data.
 
-    ``gradients()``, ``covariances()`` and ``summed_inputs()`` run passes over the task's evenly spaced subset
-    (``subspace.grad_ratio``) at the current weights and yield ``(layer, statistic)`` pairs, pass by pass
-    (``subspace.pass_memory_mb`` bounds one pass's exact sums: consume each pair before the next pass);
-    ``sketches(bases)`` returns every layer's streamed gradient sketch. All are collective across ranks.
-    ``towers`` names each module's tower (``vision`` / ``text`` encoder, or the LLM ``decoder``);
-    ``principal_side`` is the side of the weight SVD kept as the principal basis (see ``principal_basis``).
+    ``statistics(make_accumulator, data)`` runs the data through the model at the current weights and yields
+    ``(layer, result)`` pairs pass by pass (``keeplora.statistics``; ``subspace.pass_memory_mb`` bounds one
+    pass's state: consume each pair before asking for the next). ``data`` is one of ``datasets``: ``"task"``
+    (the task's evenly spaced ``subspace.grad_ratio`` subset) and, when the recipe has one, ``"reference"``
+    (``subspace.reference``). Collective across ranks. ``towers`` names each module's tower (``vision`` /
+    ``text`` encoder, or the LLM ``decoder``); ``adapter`` is the model family's adapter.
     """
     index: int
     name: str
     model: nn.Module
     layers: dict[str, nn.Linear]
     layer_index: dict[str, int]
-    gradients: Callable[[], Iterable[tuple[str, torch.Tensor]]]
-    covariances: Callable[[], Iterable[tuple[str, torch.Tensor]]]
-    sketches: Callable[[dict[str, torch.Tensor]], dict] | None = None
-    summed_inputs: Callable[[], Iterable[tuple[str, torch.Tensor]]] | None = None
+    run: Callable[[Callable[[], Accumulator], str], Iterator[tuple[str, Any]]]
+    datasets: tuple[str, ...] = ("task",)
     towers: dict[str, str] | None = None
-    principal_side: str = "input"
+    adapter: Any = None
+
+    def statistics(self, make: Callable[[], Accumulator], data: str = "task") -> Iterator[tuple[str, Any]]:
+        if data not in self.datasets:
+            raise ValueError(f"no {data!r} data in this run (known: {', '.join(self.datasets)})")
+        return self.run(make, data)
 
     def tower(self, name: str) -> str:
         return (self.towers or {}).get(name, "decoder")

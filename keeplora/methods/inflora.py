@@ -22,6 +22,7 @@ import torch
 
 from ..core import covariance_root, grow_basis, residual_init
 from ..errors import UserError
+from ..statistics import InputCovariance
 from . import register_method
 from .keeplora import KeepLoRA
 
@@ -43,11 +44,12 @@ class InfLoRAAllLinears(KeepLoRA):
             self.bases = {n: torch.zeros(layer.in_features, 0) for n, layer in ctx.layers.items()}
         r = self.recipe.lora.r                                     # the new task's inputs, before training
         return {n: self.a_scale * residual_init(covariance_root(c).T, self._basis_or_none(n), r, seed=self.recipe.seed)
-                for n, c in ctx.covariances()}
+                for n, c in ctx.statistics(InputCovariance)}
 
     def end_task(self, ctx) -> None:
         energy = self.energy(ctx.index)
-        grown = {n: grow_basis(self._basis_or_none(n), covariance_root(c), energy) for n, c in ctx.covariances()}
+        grown = {n: grow_basis(self._basis_or_none(n), covariance_root(c), energy)
+                 for n, c in ctx.statistics(InputCovariance)}
         self.bases = {n: grown[n] for n in ctx.layers}
 
     def _basis_or_none(self, name: str) -> torch.Tensor | None:

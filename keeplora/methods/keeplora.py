@@ -18,6 +18,7 @@ from ..core import (
     residual_init,
     residual_init_from_sketch,
 )
+from ..statistics import GradientMean, GradientSketches, InputCovariance, SummedInputs
 from . import register_method
 from .base import Method, TaskContext, depth_scales
 
@@ -45,21 +46,39 @@ class KeepLoRAPlusPlus(Method):
         sub = self.recipe.subspace
         if not sub.principal:
             return {n: torch.zeros(l.in_features, 0) for n, l in ctx.layers.items()}
+        side = ctx.adapter.principal_side(sub) if ctx.adapter is not None else "input"
         return {n: principal_basis(l.weight, sub.tower_weight_energy.get(ctx.tower(n), sub.weight_energy),
-                                   side=ctx.principal_side) for n, l in ctx.layers.items()}
+                                   side=side) for n, l in ctx.layers.items()}
+
+    def _reference(self, ctx: TaskContext) -> None:
+        """Step 0, after the principal part: the reference set's layer inputs join every basis (GPM rule at
+        ``subspace.reference.energy``), so general inputs map as before whatever later tasks learn."""
+        ref = self.recipe.subspace.reference
+        if ref is None:
+            return
+        grown = {n: grow_basis(self.bases[n], covariance_root(c), ref.energy)
+                 for n, c in ctx.statistics(InputCovariance, "reference")}
+        self.bases = {n: grown[n] for n in ctx.layers}
+
+    def _sketch(self, ctx: TaskContext) -> dict:
+        """Every layer's residual gradient sketch (k = ``sketch_rank`` or 2r; seeded per task)."""
+        sub = self.recipe.subspace
+        k = sub.sketch_rank or 2 * self.recipe.lora.r
+        return dict(ctx.statistics(lambda: GradientSketches(self.bases, k, self.recipe.seed + 1000 * ctx.index)))
 
     def begin_task(self, ctx: TaskContext) -> dict[str, torch.Tensor]:
         sub = self.recipe.subspace
         if not self.bases:                                        # step 0, once: pretrained principal bases
             self.bases = self._principal(ctx)
+            self._reference(ctx)
         r = self.recipe.lora.r
         if sub.gradient == "sketch":                              # steps 1-2 from a streamed gradient sketch
-            sketch = ctx.sketches(self.bases)
+            sketch = self._sketch(ctx)
             return {n: residual_init_from_sketch(sketch[n], self.bases[n], r, seed=self.recipe.seed)
                     for n in ctx.layers}
         # step 1: mean task gradient, LoRA absent (pass by pass); step 2: its top-r residual directions
         return {n: residual_init(g, self.bases[n], r, randomized=sub.randomized_svd, seed=self.recipe.seed)
-                for n, g in ctx.gradients()}
+                for n, g in ctx.statistics(GradientMean)}
 
     def on_engine(self, engine, peft_model):
         """Trainable-A mode: keep A's rows residual after every optimizer step (frozen A needs nothing)."""
@@ -76,15 +95,15 @@ class KeepLoRAPlusPlus(Method):
         if not sub.grow:                                          # ablation: the principal part only
             return
         if sub.growth == "grad" and sub.growth_estimate == "sketch":
-            sketch = ctx.sketches(self.bases)
+            sketch = self._sketch(ctx)
             self.bases = {n: grow_basis_from_sketch(self.bases[n], sketch[n], sub.feature_energy) for n in ctx.layers}
             return
         if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ, exact
-            stats = ((n, g.T) for n, g in ctx.gradients())
+            stats = ((n, g.T) for n, g in ctx.statistics(GradientMean))
         elif sub.growth == "features":                            # layer inputs, via Σ x xᵀ
-            stats = ((n, covariance_root(c)) for n, c in ctx.covariances())
+            stats = ((n, covariance_root(c)) for n, c in ctx.statistics(InputCovariance))
         else:                                                     # the MTIL code's summed token matrices
-            stats = ctx.summed_inputs()
+            stats = ctx.statistics(SummedInputs)
         grown = {n: grow_basis(self.bases[n], stat, sub.feature_energy) for n, stat in stats}
         self.bases = {n: grown[n] for n in ctx.layers}
 

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from keeplora.core import layer_scales, principal_basis
-from keeplora.gradients import summed_inputs
 from keeplora.methods.base import depth_scales
+from keeplora.statistics import summed_inputs
 
 
 def _span_equal(a, b, tol=1e-4):

@@ -2,8 +2,8 @@
 import torch
 
 from keeplora.config import ModelCfg
-from keeplora.gradients import input_covariances, mean_gradients
 from keeplora.models import get_adapter
+from keeplora.statistics import input_covariances, mean_gradients
 
 from .harness import run_ranks
 
