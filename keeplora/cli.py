@@ -60,17 +60,41 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _lock(recipe, rank: int):
+    """Rank 0 takes ``output_dir``'s run lock; every rank stops with its error if that fails."""
+    from .errors import UserError
+    from .run_lock import RunLock
+    from .step_loop import any_rank
+    lock, error = RunLock(recipe.output_dir) if rank == 0 else None, None
+    if lock is not None:
+        try:
+            note = lock.acquire()
+            if note:
+                print(note)
+        except UserError as exc:
+            error = str(exc)
+    if any_rank(error is not None):
+        raise UserError(error or f"output_dir {recipe.output_dir} is in use by another run (see rank 0)")
+    return lock
+
+
 def _train(recipe) -> int:
     from .dist import check_precision, init_distributed, shutdown
     from .trainer import ContinualTrainer
     info = init_distributed()
     _quiet_logs(info.rank)
+    lock = None
     try:
         check_precision(recipe.model.dtype, info.on_cpu)        # before any model is loaded
+        lock = _lock(recipe, info.rank)
         ContinualTrainer(recipe, info).run()
     except BaseException:
+        if lock is not None:
+            lock.release()
         shutdown(barrier=False)
         raise
+    if lock is not None:
+        lock.release()
     shutdown()
     return 0
 

@@ -189,8 +189,9 @@ class EvalCfg(_Strict):
 
 
 class EvalTaskCfg(_Strict):
-    name: str
-    """Task name used in tables and paths."""
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+    """Task name used in tables and paths: letters, digits and ``._+-``, starting with a letter or digit (it
+    names folders such as ``task_01_<name>/``, so no ``/``, spaces or ``..``)."""
     test: str
     """Test JSONL: ``question_id``, ``image``/``video``, ``prompt``, ``answer`` (or ``answers``)."""
     scorer: str = "exact_match"
@@ -221,7 +222,7 @@ class DataCfg(_Strict):
 
 
 class Recipe(_Strict):
-    output_dir: str
+    output_dir: str = Field(min_length=1, pattern=r"\S")
     """Where metrics.json, logs, bases and per-task checkpoints go."""
     seed: int = 0
     """Seeds model init, data order and sampling."""
@@ -389,3 +390,5 @@ def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
             raise RecipeError(f"deepspeed.config: file {p} not found") from None
         except json.JSONDecodeError as exc:
             raise RecipeError(f"deepspeed.config: {p} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        from keeplora.dist.ds_config import check_zero_block
+        check_zero_block(json.loads(p.read_text()), str(p))

@@ -23,8 +23,10 @@ __all__ = ["RunWriter"]
 
 
 class RunWriter:
-    def __init__(self, out: Path, tasks: list[str], is_main: bool, fingerprint: str = ""):
+    def __init__(self, out: Path, tasks: list[str], is_main: bool, fingerprint: str = "",
+                 checksums: dict[str, str] | None = None):
         self.out, self.tasks, self.is_main, self.fingerprint = out, tasks, is_main, fingerprint
+        self.checksums = checksums or {}
         self.zero_shot: list[float] | None = None
         self.matrix: list[list[float]] = []
         self.diagnostics: dict[str, dict] = {}
@@ -121,7 +123,7 @@ class RunWriter:
         self.matrix.append(row)
         self._write_metrics()
         if self.is_main:
-            write_manifest(self.out, self.fingerprint, self.tasks, self.zero_shot, self.matrix)
+            write_manifest(self.out, self.fingerprint, self.tasks, self.zero_shot, self.matrix, self.checksums)
 
     def _write_metrics(self) -> dict:
         data = {"tasks": self.tasks, "zero_shot": self.zero_shot, "matrix": self.matrix,

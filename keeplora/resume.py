@@ -13,7 +13,8 @@ from pathlib import Path
 from .atomic import atomic_write_text
 from .config import Recipe, RecipeError
 
-__all__ = ["MANIFEST", "fingerprint", "read_manifest", "write_manifest", "plan_resume", "task_label"]
+__all__ = ["MANIFEST", "fingerprint", "read_manifest", "write_manifest", "plan_resume", "task_label",
+           "task_checksums"]
 
 MANIFEST = "run_manifest.json"
 _NOT_FINGERPRINTED = {"output_dir", "resume", "overwrite", "dry_run", "tasks", "save_merged", "save_base",
@@ -26,6 +27,25 @@ def fingerprint(recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def task_checksums(recipe: Recipe) -> dict[str, str]:
+    """Each task's train and test files (path and content), so a resumed or step-checkpointed task never
+    continues on data that changed since it started."""
+    out = {}
+    for task in recipe.tasks:
+        parts = [f"{p}:{_file_checksum(Path(p))}" if Path(p).is_file() else f"{p}:missing"
+                 for p in (task.train, task.test)]
+        out[task.name] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return out
+
+
 def read_manifest(out: Path) -> dict | None:
     path = Path(out) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
@@ -35,10 +55,12 @@ def task_label(t: int, name: str) -> str:
     return f"task_{t + 1:02d}_{name}"
 
 
-def write_manifest(out: Path, fp: str, tasks: list[str], zero_shot, matrix: list[list[float]]) -> None:
+def write_manifest(out: Path, fp: str, tasks: list[str], zero_shot, matrix: list[list[float]],
+                   checksums: dict[str, str] | None = None) -> None:
     """A task counts as done once its evaluation row exists; paths are relative to ``out``."""
     done = tasks[:len(matrix)]
     data = {"fingerprint": fp, "tasks_done": done, "zero_shot": zero_shot, "matrix": matrix,
+            "data": {n: (checksums or {}).get(n) for n in done},
             "checkpoints": {n: task_label(t, n) for t, n in enumerate(done)},
             "bases": {n: f"bases/{task_label(t, n)}.safetensors" for t, n in enumerate(done)}}
     atomic_write_text(Path(out) / MANIFEST, json.dumps(data, indent=1))
@@ -62,6 +84,10 @@ def plan_resume(recipe: Recipe) -> dict | None:
     if manifest["fingerprint"] != fingerprint(recipe):
         raise RecipeError(f"output_dir {out} was trained with different settings (fingerprint {manifest['fingerprint']}"
                           f" vs {fingerprint(recipe)}); restore them, or pass overwrite=true")
+    changed = [n for n, c in manifest.get("data", {}).items() if c and c != task_checksums(recipe).get(n)]
+    if changed:
+        raise RecipeError(f"output_dir {out}: the train/test files of finished task {changed[0]} changed since it "
+                          f"was trained; restore them, or pass overwrite=true")
     if len(done) == len(names):
         raise RecipeError(f"output_dir {out} holds a finished run of all {len(done)} tasks; "
                           f"pass overwrite=true or another output_dir")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from .bases import load_bases, load_record
 from .checkpoint import (
+    CHECKPOINTS,
     StepCheckpoint,
     StepState,
     drop_task,
@@ -42,7 +43,7 @@ from .methods import Method, TaskContext, get_method
 from .models import get_adapter
 from .reference import read_reference
 from .report import RunWriter
-from .resume import fingerprint, plan_resume, task_label
+from .resume import fingerprint, plan_resume, task_checksums, task_label
 from .statistics import passes, subset_indices
 from .step_loop import Position, SkipSampler, any_rank, run_steps
 
@@ -91,7 +92,7 @@ class ContinualTrainer:
         self.layer_index = self.method.targets(self.adapter.lora_targets(self.model))
         self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
-                                fingerprint(recipe))
+                                fingerprint(recipe), task_checksums(recipe))
         self.record = MergeRecord.start(self._layers())     # replaced by the saved record when resuming
         if self.resume_from:
             self._restore(self.resume_from)
@@ -131,6 +132,9 @@ class ContinualTrainer:
         start = len(self.resume_from["tasks_done"]) if self.resume_from else 0
         if start == 0:
             self.writer.clear_manifest()          # overwrite=true: a crash must not resume the old run
+            if self.recipe.overwrite and self.dist.rank == 0:
+                shutil.rmtree(self.out / CHECKPOINTS, ignore_errors=True)   # nor its step checkpoints
+            self._barrier()
         self.writer.save_recipe(self.recipe)
         if start == 0 and self.recipe.save_base:
             self.writer.save_model(self.model, self.loaded.tokenizer, "task_00_base")
@@ -147,7 +151,7 @@ class ContinualTrainer:
         """begin_task (or a step checkpoint) → train → merge → end_task → save → evaluate every task."""
         clock = _Stopwatch()
         torch.manual_seed(self.recipe.seed + 1 + t)          # a resumed task draws what an uninterrupted one would
-        resume = load_latest(self.out, t, self.writer.fingerprint)
+        resume = load_latest(self.out, t, self._step_fingerprint(t))
         if resume is None:
             fault_point(f"begin_task:{t}")
             init_a = self.method.begin_task(self._context(t, task))
@@ -300,7 +304,7 @@ class ContinualTrainer:
         error = None
         if self.dist.rank == 0:
             state = StepState(t, task.name, pos.done, pos.epoch, pos.micro_in_epoch, self.recipe.optim.micro_batch_size,
-                              self.dist.world, self.writer.fingerprint, scheduler_state(engine))
+                              self.dist.world, self._step_fingerprint(t), scheduler_state(engine))
             try:
                 save_step(out, label, state, training, lora_weights(peft_model), self.method.state(),
                           self.recipe.checkpoint.keep_last)
@@ -319,8 +323,12 @@ class ContinualTrainer:
         consumed = st.micro_in_epoch * st.world                     # micro-batches of the whole world
         return Position(st.epoch, consumed // self.dist.world, st.step)
 
+    def _step_fingerprint(self, t: int) -> str:
+        """The run's settings and this task's data: a step checkpoint of other data is never resumed."""
+        return f"{self.writer.fingerprint}-{self.writer.checksums[self.recipe.tasks[t].name]}"
+
     def _resume_point(self, t: int) -> str:
-        found = latest_state(self.out, t, self.writer.fingerprint)
+        found = latest_state(self.out, t, self._step_fingerprint(t))
         if found is not None:
             return f"{found[0]} (step {found[1].step})"
         return "the previous task's checkpoint" if t else "the start of the run"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Recipe, RecipeError
 
-__all__ = ["build_ds_config", "check_precision"]
+__all__ = ["build_ds_config", "check_precision", "check_zero_block"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,26 @@ def _fill_zero(zero: dict, hidden: int) -> None:
             zero[key] = value
 
 
+def check_zero_block(cfg: dict, source: str) -> int:
+    """Validate ``zero_optimization`` against DeepSpeed's own schema (a misspelt key is named, ``"stage": "3"``
+    is read as 3) and return the stage; ZeRO-3 is refused. ``"auto"`` values are checked once filled."""
+    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    from pydantic import ValidationError
+    block = cfg.get("zero_optimization") or {}
+    if not isinstance(block, dict):
+        raise RecipeError(f"{source}: zero_optimization must be a JSON object, got {block!r}")
+    try:
+        stage = int(DeepSpeedZeroConfig(**{k: v for k, v in block.items() if v != "auto"}).stage)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        what = "unknown key (DeepSpeed would ignore it)" if first["type"] == "extra_forbidden" else first["msg"]
+        raise RecipeError(f"{source}: zero_optimization.{key}: {what}") from None
+    if stage == 3:
+        raise RecipeError(f"{source}: ZeRO stage 3 is not supported yet (LoRA merge needs whole weights); use stage 2")
+    return stage
+
+
 def _reject_leftover_auto(node, path: str, source: str) -> None:
     if node == "auto":
         raise RecipeError(f"{source}: {path} is \"auto\" and nothing in the recipe fills it; give a value")
@@ -72,9 +92,7 @@ def build_ds_config(recipe: Recipe, world: int, hidden_size: int, on_cpu: bool) 
         if key in cfg:
             log.warning("%s: ignoring the %r block; the recipe's optim section builds it", source, key)
             cfg.pop(key)
-    stage = cfg.setdefault("zero_optimization", {}).get("stage", 0)
-    if stage == 3:
-        raise RecipeError(f"{source}: ZeRO stage 3 is not supported yet (LoRA merge needs whole weights); use stage 2")
+    cfg.setdefault("zero_optimization", {})["stage"] = check_zero_block(cfg, source)
     _fill(cfg, "train_micro_batch_size_per_gpu", opt.micro_batch_size, source)
     _fill(cfg, "gradient_accumulation_steps", opt.grad_accum, source)
     _fill(cfg, "train_batch_size", opt.micro_batch_size * opt.grad_accum * world, source)

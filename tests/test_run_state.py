@@ -1,0 +1,107 @@
+"""Run state that defends itself: one run per output_dir, data changes never resumed, files that follow the
+umask, and recipe mistakes (DeepSpeed JSON, task names, output_dir) refused before anything loads."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from keeplora.config import RecipeError, check_files, load_recipe
+from keeplora.errors import UserError
+
+from .conftest import ROOT, run_launcher, tiny_recipe
+
+
+def test_one_run_per_output_dir_and_stale_locks_are_taken_over(tmp_path):
+    from keeplora.run_lock import LOCK, RunLock
+    first = RunLock(tmp_path)
+    assert first.acquire() is None
+    with pytest.raises(UserError, match=rf"in use by pid {os.getpid()} on .* delete .*{LOCK}"):
+        RunLock(tmp_path).acquire()
+    first.release()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+    (tmp_path / LOCK).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "since": "x"}))
+    again = RunLock(tmp_path)
+    assert "took over the stale run lock of dead process" in again.acquire()
+    again.release()
+    assert not (tmp_path / LOCK).exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_on_a_live_output_dir_is_refused(tmp_path, tiny_data):
+    from keeplora.run_lock import LOCK
+    recipe = tiny_recipe(tmp_path, tiny_data, "locked", tasks=("color",), optim__max_steps=2)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+        (tmp_path / "locked").mkdir()
+        (tmp_path / "locked" / LOCK).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
+                                                            "since": "now"}))
+        proc = run_launcher(["bash", "launch/train.sh", str(recipe)])
+    finally:
+        holder.kill()
+    assert proc.returncode == 2
+    assert f"is in use by pid {holder.pid}" in proc.stderr.strip().splitlines()[-1]
+    assert sorted(p.name for p in (tmp_path / "locked").iterdir()) == [LOCK]          # nothing written
+
+
+def test_changed_task_files_are_not_resumed(tmp_path, tiny_data):
+    from keeplora.resume import fingerprint, plan_resume, task_checksums, write_manifest
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data / "color", data / "color")
+    shutil.copytree(tiny_data / "shape", data / "shape")
+    over = [f"output_dir={tmp_path / 'run'}", f"tasks.0.train={data / 'color/train.json'}",
+            f"tasks.0.test={data / 'color/test.jsonl'}"]
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", over)
+    sums = task_checksums(recipe)
+    write_manifest(tmp_path / "run", fingerprint(recipe), [t.name for t in recipe.tasks], None, [[1.0, 2.0, 3.0]], sums)
+    assert plan_resume(recipe)["tasks_done"] == ["color"]
+    train = json.loads((data / "color/train.json").read_text())
+    (data / "color/train.json").write_text(json.dumps(train[:-1]))
+    assert task_checksums(recipe)["color"] != sums["color"] and task_checksums(recipe)["shape"] == sums["shape"]
+    with pytest.raises(RecipeError, match="files of finished task color changed"):
+        plan_resume(recipe)
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    from keeplora.atomic import atomic_write_text
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "metrics.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("zero, message", [
+    ({"stage": "3"}, "ZeRO stage 3 is not supported"),
+    ({"stage": 2, "overlap_com": True}, "zero_optimization.overlap_com: unknown key"),
+    ({"stage": 2, "reduce_bucket_size": "auto", "contiguous_gradients": True}, None),
+])
+def test_deepspeed_json_checked_before_loading(tmp_path, zero, message):
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": "auto", "zero_optimization": zero}))
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}",
+                                                                 "tasks.0.train=recipes/smoke_image_seq.yaml",
+                                                                 "tasks.0.test=recipes/smoke_image_seq.yaml"])
+    recipe = recipe.model_copy(update={"tasks": recipe.tasks[:1], "general": []})
+    if message is None:
+        check_files(recipe, ROOT)
+    else:
+        with pytest.raises(RecipeError, match=message):
+            check_files(recipe, ROOT)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tasks.0.name=a/b", "tasks.0.name: String should match pattern"),
+    ("tasks.0.name=../x", "tasks.0.name: String should match pattern"),
+    ("general.0.name=.hidden", "general.0.name: String should match pattern"),
+    ("output_dir=' '", "output_dir: String should match pattern"),
+])
+def test_names_that_cannot_be_folders_are_refused(override, message):
+    over = ["general=[{name: g, test: x.jsonl}]", override] if override.startswith("general") else [override]
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(ROOT / "recipes/smoke_image_seq.yaml", over)
