@@ -91,6 +91,15 @@ def train_record(rec: dict, roots: Sequence[Path], missing: list[str], kind: str
             "conversations": rec["conversations"]}
 
 
+def check_out_of_source(src: Path, out: Path) -> None:
+    """A converter never writes into the download it reads: ``--out`` inside ``--src`` would overwrite
+    upstream files of the same name (``train.jsonl``, ``test.jsonl``)."""
+    s, o = src.resolve(), out.resolve()
+    if o == s or s in o.parents:
+        raise ConvertError(f"--out {out} is inside --src {src}: converted files would overwrite the download; "
+                           f"choose an --out outside it (e.g. data/<benchmark>)")
+
+
 def write_task(out: Path, task: str, files: TaskFiles) -> dict:
     folder = out / task
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,6 +139,7 @@ def cli(argv, doc: str, default_out: str, tasks: Sequence[str] | None, convert: 
         add_args(ap)
     args = vars(ap.parse_args(argv))
     try:
+        check_out_of_source(Path(args["src"]), Path(args["out"]))
         manifest = convert(**args)
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -70,19 +70,33 @@ def _plots(name: str, data: dict, out: Path) -> list[str]:
     return [heat, curves]
 
 
+def _labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run by the shortest tail of its path that tells it apart (``runs/A/seq`` and ``runs/B/seq`` are
+    ``A/seq`` and ``B/seq``, never one row); a run given twice is an error, not a silent merge."""
+    resolved = [run.resolve() for run in runs]
+    if len(set(resolved)) != len(resolved):
+        raise SystemExit("error: a run is given twice: " + " ".join(map(str, runs)))
+    for depth in range(1, max(len(r.parts) for r in resolved) + 1):
+        tails = ["/".join(r.parts[-depth:]) for r in resolved]
+        if len(set(tails)) == len(tails):
+            return dict(zip(runs, tails))
+    return {run: str(r) for run, r in zip(runs, resolved)}
+
+
 def write_report(runs: list[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    loaded = {run.name: _load(run) for run in runs}
+    labels = _labels(runs)
+    loaded = {labels[run]: _load(run) for run in runs}
     lines = ["# Continual-learning report", "", "| run | tasks done | " + " | ".join(_ORDER) + " |",
              "|---|---|" + "---|" * len(_ORDER)]
     for name, data in loaded.items():
         m = data["metrics"]
         cells = ["-" if m.get(k) is None else f"{m[k]:.2f}" for k in _ORDER]
         lines.append(f"| {name} | {len(data['matrix'])}/{len(data['tasks'])} | " + " | ".join(cells) + " |")
-    for name, data in loaded.items():
+    for i, (name, data) in enumerate(loaded.items()):
         lines += ["", f"## {name}", ""]
         lines += [f"* **{task}**: {note}" for task, note in data.get("notes", {}).items()]
-        lines += [f"![{p}]({p})" for p in _plots(name, data, out)]
+        lines += [f"![{p}]({p})" for p in _plots(f"{i + 1:02d}_{Path(name).name}", data, out)]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

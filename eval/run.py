@@ -18,10 +18,36 @@ from pathlib import Path
 from eval.harness import predict, with_sample_scorers
 from eval.layouts import benchmark_fields
 from eval.scorers import score_task
+from keeplora.atomic import atomic_write_text
 from keeplora.config import check_files, load_recipe
 from keeplora.errors import UserError
 
 __all__ = ["main", "evaluate_checkpoint"]
+
+
+SOURCE = "source.json"
+
+
+def _source(recipe, checkpoint: str) -> dict:
+    """What made the predictions: the checkpoint (a local folder by path and by its files' names, sizes and
+    modification times) and the settings that shape an answer."""
+    path = Path(checkpoint)
+    files = sorted((f.name, f.stat().st_size, int(f.stat().st_mtime)) for f in path.iterdir() if f.is_file()) \
+        if path.is_dir() else []
+    return {"checkpoint": str(path.resolve()) if path.exists() else checkpoint, "files": files,
+            "model": recipe.model.model_dump(exclude={"name_or_path"}), "max_new_tokens": recipe.eval.max_new_tokens}
+
+
+def _claim(out: Path, source: dict, is_main: bool) -> None:
+    """Predictions in ``out`` are reused only if the same checkpoint and settings made them."""
+    marker = out / SOURCE
+    if marker.is_file():
+        held = json.loads(marker.read_text())
+        if held != json.loads(json.dumps(source)):
+            raise UserError(f"--out {out} holds predictions of {held.get('checkpoint')} (or other settings); "
+                            f"use another --out for {source['checkpoint']}, or delete {out}")
+    elif is_main:
+        atomic_write_text(marker, json.dumps(source, indent=1))
 
 
 def _done(path: Path) -> dict[str, dict]:
@@ -36,11 +62,12 @@ def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: P
     chosen = [t for t in recipe.tasks if not tasks or t.name in tasks]
     if tasks and len(chosen) != len(tasks):
         raise UserError(f"--tasks {tasks}: unknown name(s); the recipe has {[t.name for t in recipe.tasks]}")
+    out.mkdir(parents=True, exist_ok=True)
+    _claim(out, _source(recipe, checkpoint), dist_info.rank == 0)          # before the model loads
     adapter = get_adapter(recipe.model.family)
     loaded = adapter.load(recipe.model.model_copy(update={"name_or_path": checkpoint}), seed=recipe.seed)
     model = loaded.model.to(dist_info.device)
     encoder = adapter.make_encoder(loaded, recipe)
-    out.mkdir(parents=True, exist_ok=True)
     scores = {}
     for task in chosen:
         samples = read_test_file(task.test, task.media_root, task.name)[: recipe.eval.max_samples]

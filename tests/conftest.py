@@ -59,3 +59,8 @@ def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = N
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
                           start_new_session=new_session)
+
+
+def beside(tmp_path: Path) -> str:
+    """An --out next to a test's --src (a converter refuses one inside it)."""
+    return str(tmp_path.with_name(tmp_path.name + "o"))

@@ -8,6 +8,8 @@ from data_prep.common import ConvertError
 from eval.scorers import score
 from keeplora.data import read_test_file, read_train_file
 
+from .conftest import beside
+
 
 def _write(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,13 @@ def test_mvbench_check_ans(pred, ok):
 
 
 def test_converters_name_what_is_missing(tmp_path, capsys):
-    assert ucit.main(["--src", str(tmp_path), "--out", str(tmp_path / "o"), "--tasks", "IconQA"]) == 2
+    assert ucit.main(["--src", str(tmp_path), "--out", beside(tmp_path), "--tasks", "IconQA"]) == 2
     assert "UCIT IconQA: no folder among" in capsys.readouterr().err
-    assert mvbench.main(["--src", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert mvbench.main(["--src", str(tmp_path), "--out", beside(tmp_path)]) == 2
+
+
+def test_converters_never_write_into_their_source(tmp_path, capsys):
+    assert ucit.main(["--src", str(tmp_path), "--out", str(tmp_path / "o"), "--tasks", "IconQA"]) == 2
+    assert "is inside --src" in capsys.readouterr().err
+    assert mvbench.main(["--src", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "is inside --src" in capsys.readouterr().err and not (tmp_path / "manifest.json").exists()

@@ -5,6 +5,8 @@ from data_prep import cl_vista
 from data_prep.tiny_synth import build
 from keeplora.data import read_test_file, read_train_file
 
+from .conftest import beside
+
 
 def _upstream(root):
     for task, sub in (("Counting", "json_row"), ("Movie", None)):
@@ -44,7 +46,7 @@ def test_cl_vista_converter_reads_both_layouts_and_reports_missing_videos(tmp_pa
 
 
 def test_cl_vista_cli_names_the_missing_file(tmp_path, capsys):
-    assert cl_vista.main(["--src", str(tmp_path), "--out", str(tmp_path / "o"), "--tasks", "STAR"]) == 2
+    assert cl_vista.main(["--src", str(tmp_path), "--out", beside(tmp_path), "--tasks", "STAR"]) == 2
     assert "CL-VISTA STAR: none of ['train_data_25k.json']" in capsys.readouterr().err
 
 

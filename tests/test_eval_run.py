@@ -25,3 +25,10 @@ def test_eval_run_scores_and_resumes(tmp_path, tiny_data):
     assert second.returncode == 0 and "8 resumed" in second.stdout
     bad = run_launcher(base + ["--tasks", "nope"])
     assert bad.returncode == 2 and "unknown name" in bad.stderr
+    other = get_adapter("llava").load(load_recipe(recipe).model, seed=1)
+    other.model.save_pretrained(tmp_path / "ckpt2")
+    other.tokenizer.save_pretrained(tmp_path / "ckpt2")
+    mixed = run_launcher(["bash", "launch/eval.sh", "--recipe", str(recipe), "--checkpoint", str(tmp_path / "ckpt2"),
+                          "--out", str(tmp_path / "ev"), "--tasks", "color"])
+    assert mixed.returncode == 2 and "holds predictions of" in mixed.stderr.strip().splitlines()[-1]
+    assert "ckpt2" not in (tmp_path / "ev" / "source.json").read_text()          # the first run's answers kept

@@ -13,7 +13,7 @@ from data_prep import mtil
 from data_prep.common import ConvertError
 from keeplora.cli import main as train_main
 
-from .conftest import ROOT
+from .conftest import ROOT, beside
 
 scipy_io = pytest.importorskip("scipy.io")
 
@@ -165,7 +165,7 @@ def test_a_pickle_with_code_is_refused(tmp_path):
 def test_a_missing_dataset_folder_is_one_line(tmp_path, capsys):
     with pytest.raises(ConvertError, match=r"mtil dtd: dataset folder .*/dtd not found"):
         mtil.convert(tmp_path, tmp_path / "out", ["dtd"])
-    assert mtil.main(["--src", str(tmp_path), "--out", str(tmp_path / "out"), "--tasks", "food"]) == 2
+    assert mtil.main(["--src", str(tmp_path), "--out", beside(tmp_path), "--tasks", "food"]) == 2
     assert "food-101 not found" in capsys.readouterr().err
 
 

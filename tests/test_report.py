@@ -16,3 +16,15 @@ def test_report_side_by_side(tmp_path):
     assert "| seq | 3/3 | 26.25 | 55.00 | 65.00 | 80.00 | 65.00 | 70.00 | -22.50 |" in text   # benchmarks.md §4
     assert len(list((tmp_path / "rep").glob("*.png"))) == 4
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "rep")]) == 2
+
+
+def test_runs_with_the_same_folder_name_stay_apart(tmp_path):
+    for parent, last in (("A", [50, 55, 90]), ("B", [70, 65, 88])):
+        run = tmp_path / parent / "seq"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"tasks": ["a", "b", "c"], "zero_shot": None,
+                                                      "matrix": [[80, 15, 35], [60, 70, 40], last]}))
+    assert main([str(tmp_path / "A/seq"), str(tmp_path / "B/seq"), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "| A/seq | 3/3 |" in text and "| B/seq | 3/3 |" in text
+    assert len(list((tmp_path / "rep").glob("*.png"))) == 4
