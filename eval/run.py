@@ -19,7 +19,8 @@ from eval.harness import predict, with_sample_scorers
 from eval.layouts import benchmark_fields
 from eval.scorers import score_task
 from keeplora.atomic import atomic_write_text
-from keeplora.config import check_files, load_recipe
+from keeplora.checks import check_files
+from keeplora.config import load_recipe
 from keeplora.errors import UserError
 
 __all__ = ["main", "evaluate_checkpoint"]

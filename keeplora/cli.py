@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
-    from .config import check_files, load_recipe
+    from .checks import check_files
+    from .config import load_recipe
     from .errors import UserError
     try:
         recipe = load_recipe(args[0], args[1:])

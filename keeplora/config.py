@@ -5,7 +5,6 @@ the recipe file and the dotted key.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from keeplora.errors import UserError
 
-__all__ = ["Recipe", "RecipeError", "load_recipe", "apply_overrides", "check_files"]
+__all__ = ["Recipe", "RecipeError", "load_recipe", "apply_overrides", "resolve_path"]
 
 
 class RecipeError(UserError):
@@ -349,46 +348,6 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
         raise RecipeError(_format_error(str(path), err)) from None
 
 
-def _resolve(path: str, base: Path) -> Path:
+def resolve_path(path: str, base: Path) -> Path:
     p = Path(path)
     return p if p.is_absolute() else base / p
-
-
-def check_files(recipe: Recipe, base: Path = Path(".")) -> None:
-    """Fail fast, naming the file, if a task file or the DeepSpeed JSON is missing or unreadable."""
-    hint = f" — create it with: {recipe.data.prepare}" if recipe.data.prepare else ""
-    for i, task in enumerate([*recipe.tasks, *recipe.general]):
-        where = f"tasks[{i}]" if i < len(recipe.tasks) else f"general[{i - len(recipe.tasks)}]"
-        if task.media_root and not _resolve(task.media_root, base).is_dir():
-            then = f", then run: {recipe.data.prepare}" if recipe.data.prepare else ""
-            raise RecipeError(f"{where}.media_root ({task.name}): dataset folder {_resolve(task.media_root, base)} "
-                              f"not found; download the dataset there{then}")
-        if task.classes and not _resolve(task.classes, base).is_file():
-            raise RecipeError(f"{where}.classes ({task.name}): file {_resolve(task.classes, base)} not found{hint}")
-    for i, task in enumerate(recipe.tasks):
-        for key in ("train", "test"):
-            p = _resolve(getattr(task, key), base)
-            if not p.is_file():
-                raise RecipeError(f"tasks[{i}].{key} ({task.name}): file {p} not found{hint}")
-    for i, path in enumerate(recipe.subspace.reference.train if recipe.subspace.reference else []):
-        if not _resolve(path, base).is_file():
-            raise RecipeError(f"subspace.reference.train[{i}]: file {_resolve(path, base)} not found{hint}")
-    for i, task in enumerate(recipe.general):
-        if not _resolve(task.test, base).is_file():
-            raise RecipeError(f"general[{i}].test ({task.name}): file {_resolve(task.test, base)} not found{hint}")
-    name = recipe.model.name_or_path
-    if name and (name.startswith((".", "/", "~")) or name.count("/") > 1) and not _resolve(name, base).exists():
-        raise RecipeError(f"model.name_or_path: local checkpoint {_resolve(name, base)} not found "
-                          f"(hub ids have the form org/name){hint}")
-    from keeplora.models import get_adapter
-    get_adapter(recipe.model.family).check_recipe(recipe)
-    if recipe.deepspeed.config:
-        p = _resolve(recipe.deepspeed.config, base)
-        try:
-            json.loads(p.read_text())
-        except FileNotFoundError:
-            raise RecipeError(f"deepspeed.config: file {p} not found") from None
-        except json.JSONDecodeError as exc:
-            raise RecipeError(f"deepspeed.config: {p} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        from keeplora.dist.ds_config import check_zero_block
-        check_zero_block(json.loads(p.read_text()), str(p))

@@ -49,14 +49,6 @@ from .step_loop import Position, SkipSampler, any_rank, run_steps
 
 __all__ = ["ContinualTrainer"]
 
-def _check_scorers(recipe: Recipe) -> None:
-    from eval.scorers import check_scorer
-    for i, task in enumerate(recipe.tasks):
-        check_scorer(task.scorer, f"tasks[{i}].scorer ({task.name})")
-    for i, task in enumerate(recipe.general):
-        check_scorer(task.scorer, f"general[{i}].scorer ({task.name})")
-
-
 class _Stopwatch:
     """Wall time of each stage of a task, for ``metrics.json`` (where a 7B task spends its hours)."""
 
@@ -77,7 +69,6 @@ class ContinualTrainer:
         torch.manual_seed(recipe.seed)
         # everything that can be wrong in the inputs is checked before the (possibly 7B) model loads
         self.method: Method = get_method(recipe.method.name)(recipe)
-        _check_scorers(recipe)
         self.train_sets = [read_train_file(t.train, t.media_root, t.name) for t in recipe.tasks]
         self.test_sets = [read_test_file(t.test, t.media_root, t.name)[: recipe.eval.max_samples] for t in recipe.tasks]
         self.general_sets = [read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]

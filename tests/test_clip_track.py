@@ -17,7 +17,8 @@ import yaml
 from safetensors.torch import load_file
 
 from eval.harness import predict
-from keeplora.config import RecipeError, check_files, load_recipe
+from keeplora.checks import check_files
+from keeplora.config import RecipeError, load_recipe
 from keeplora.core import layer_scales, principal_basis
 from keeplora.data import DataError, read_test_file, read_train_file
 from keeplora.models import get_adapter
@@ -103,7 +104,7 @@ def test_bad_classification_input_is_one_line(tmp_path, data):
         check_files(load_recipe(recipe_path, ["tasks.1.classes=null"]))
     broken = tmp_path / "classes.json"
     broken.write_text(json.dumps({"classnames": ["a", "a"]}))
-    with pytest.raises(DataError, match="class names must be unique"):
+    with pytest.raises(RecipeError, match="class names must be unique"):          # collected by the dry-run checks
         check_files(load_recipe(recipe_path, [f"tasks.0.classes={broken}"]))
 
 

@@ -1,9 +1,11 @@
 """Recipe schema: every shipped recipe validates; bad input is one line naming the key or file."""
+import json
 from pathlib import Path
 
 import pytest
 
-from keeplora.config import RecipeError, check_files, load_recipe
+from keeplora.checks import check_files
+from keeplora.config import RecipeError, load_recipe
 
 from .conftest import ROOT, run_launcher
 
@@ -56,17 +58,19 @@ def test_cli_fails_fast_with_one_line_and_exit_code_2():
 
 def test_missing_general_suite_or_local_base_names_the_file_and_the_prepare_command(tmp_path):
     r = load_recipe(ROOT / "recipes/tiny_image_seq.yaml")
+    train = json.dumps([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    test = json.dumps({"question_id": "a", "prompt": "q", "answer": "a"})
     for task in r.tasks:
         for key in ("train", "test"):
             (tmp_path / getattr(task, key)).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / getattr(task, key)).write_text("[]")
+            (tmp_path / getattr(task, key)).write_text(train if key == "train" else test)
     (tmp_path / "recipes/ds").mkdir(parents=True)
     (tmp_path / "recipes/ds/zero2.json").write_text("{}")
     with pytest.raises(RecipeError, match=r"general\[0\]\.test \(shapes\).*python -m data_prep.tinycl"):
         check_files(r, tmp_path)
     for g in r.general:
         (tmp_path / g.test).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / g.test).write_text("")
+        (tmp_path / g.test).write_text(test)
     with pytest.raises(RecipeError, match=r"model.name_or_path: local checkpoint .*data/tinycl/base not found"):
         check_files(r, tmp_path)
     (tmp_path / "data/tinycl/base").mkdir()

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from keeplora.config import RecipeError, check_files, load_recipe
+from keeplora.checks import check_files
+from keeplora.config import RecipeError, load_recipe
 from keeplora.errors import UserError
 
 from .conftest import ROOT, run_launcher, tiny_recipe
@@ -81,12 +82,12 @@ def test_run_files_follow_the_umask(tmp_path):
     ({"stage": 2, "overlap_com": True}, "zero_optimization.overlap_com: unknown key"),
     ({"stage": 2, "reduce_bucket_size": "auto", "contiguous_gradients": True}, None),
 ])
-def test_deepspeed_json_checked_before_loading(tmp_path, zero, message):
+def test_deepspeed_json_checked_before_loading(tmp_path, tiny_data, zero, message):
     ds = tmp_path / "ds.json"
     ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": "auto", "zero_optimization": zero}))
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}",
-                                                                 "tasks.0.train=recipes/smoke_image_seq.yaml",
-                                                                 "tasks.0.test=recipes/smoke_image_seq.yaml"])
+                                                                 f"tasks.0.train={tiny_data / 'color/train.json'}",
+                                                                 f"tasks.0.test={tiny_data / 'color/test.jsonl'}"])
     recipe = recipe.model_copy(update={"tasks": recipe.tasks[:1], "general": []})
     if message is None:
         check_files(recipe, ROOT)

@@ -35,7 +35,10 @@ class Sample:
 
 
 def _load_records(path: Path) -> list[dict]:
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     if path.suffix == ".jsonl":
         records = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -94,11 +97,17 @@ def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
             question = value if question is None else question + "\n" + value
         elif question is None:
             raise DataError(f"{where}: conversations[{i}] is an answer with no question before it")
+        elif not value.strip():
+            raise DataError(f"{where}: conversations[{i}] is an empty answer (it would train a bare end of "
+                            f"sequence); give the answer text or drop the turn")
         else:
             turns.append((question, value))
             question = None
     if not turns:
         raise DataError(f"{where}: conversation without an answer turn (nothing to learn from)")
+    if question is not None:
+        raise DataError(f"{where}: the conversation ends on a human turn with no answer; add the answer or drop "
+                        f"the last turn")
     return turns
 
 
@@ -106,10 +115,16 @@ def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse, task: s
     """Shared loop: resolve media against ``media_root`` (default: the file's folder), name each sample."""
     path = Path(path)
     root = Path(media_root) if media_root else path.parent
-    samples = []
+    samples, seen = [], set()
     for i, rec in enumerate(_load_records(path)):
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}: item {i} is not a JSON object")
         sid = str(next((rec[k] for k in id_keys if k in rec), i))
         where = f"{path} sample {sid!r}"
+        if sid in seen and parse is _test_sample:
+            raise DataError(f"{where}: duplicate {id_keys[0]} (scores and resumed predictions are keyed by it); "
+                            f"make the ids unique")
+        seen.add(sid)
         sample = parse(rec, sid, _media(rec, root, where), where)
         sample.task = task
         samples.append(sample)
@@ -127,6 +142,12 @@ def _test_sample(rec: dict, sid: str, media, where: str) -> Sample:
     answers = answers if isinstance(answers, list) else [answers]
     if not isinstance(rec.get("prompt"), str) or any(not isinstance(a, str) for a in answers):
         raise DataError(f"{where}: needs a string 'prompt' and 'answer' (or a list 'answers')")
+    if not answers or not any(a.strip() for a in answers):
+        raise DataError(f"{where}: no reference answer ('answers' is empty or blank); give one, or drop the sample")
+    missing = next((p for _, p in media if not p.is_file()), None)
+    if missing is not None:
+        raise DataError(f"{where}: media file {missing} not found (test media are checked before training); "
+                        f"fix the path or media_root")
     scorer = rec.get("scorer")
     if scorer is not None and not isinstance(scorer, str):
         raise DataError(f"{where}: 'scorer' must be a scorer name")
