@@ -218,6 +218,7 @@ def accumulate(model: nn.Module, layers: dict[str, nn.Linear], batches: Iterable
                 loss = forward(model, batch)
                 if acc.backward:
                     loss.backward()
+                del loss            # its graph holds every hook's inputs: free them before the next forward
                 count += 1
     finally:
         for h in handles:
