@@ -48,7 +48,13 @@ def _batches(args, n: int, device):
 
 def _child(args) -> dict:
     from keeplora.config import load_recipe
-    from keeplora.core import covariance_root, grow_basis, principal_basis, residual_init, residual_init_from_sketch
+    from keeplora.core import (
+        grow_basis,
+        grow_basis_from_covariance,
+        principal_basis,
+        residual_init,
+        residual_init_from_sketch,
+    )
     from keeplora.dist import build_ds_config, init_distributed, make_engine, shutdown
     from keeplora.lora import inject_lora
     from keeplora.methods.base import depth_scales
@@ -100,7 +106,7 @@ def _child(args) -> dict:
         budget = int(args.pass_mb * 2 ** 20) if args.pass_mb > 0 else None
         chunks = chunk_layers({n: InputCovariance().layer_bytes(layer) for n, layer in layers.items()}, budget)
         for n, c in passes(model, layers, lambda: subset, loss, InputCovariance, budget):
-            bases[n] = grow_basis(bases[n], covariance_root(c), 0.99)
+            bases[n] = grow_basis_from_covariance(bases[n], c, 0.99)
     else:
         budget = int(args.pass_mb * 2 ** 20) if args.pass_mb > 0 else None
         chunks = chunk_layers({n: GradientMean().layer_bytes(layer) for n, layer in layers.items()}, budget)

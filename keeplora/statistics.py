@@ -110,19 +110,28 @@ class GradientSketches(Accumulator):
 
 
 class InputCovariance(Accumulator):
-    """Uncentred input covariance ``Σ x xᵀ`` (d_in × d_in) over non-padding tokens."""
+    """Uncentred input covariance ``Σ x xᵀ`` (d_in × d_in) over non-padding tokens.
+
+    Layers fed the same input tensor (q/k/v, gate/up) share one product per batch: the last input is kept
+    (so its memory cannot be reused by another tensor while it is the cache key) with its ``xᵀx``.
+    """
 
     def layer_bytes(self, layer):
         return 4 * layer.in_features * layer.in_features
 
     def start(self, layers):
         self.covs = {n: torch.zeros(l.in_features, l.in_features, device=l.weight.device) for n, l in layers.items()}
+        self._last: tuple | None = None
 
     def add(self, name, x, delta, mask):
-        if mask is not None and x.dim() == 3 and tuple(x.shape[:2]) == tuple(mask.shape):
-            x = x[mask.to(x.device).bool()]                   # padding tokens are not task inputs
-        x = _tokens(x)
-        self.covs[name].addmm_(x.T, x)
+        key = (x.data_ptr(), tuple(x.shape), x.dtype)
+        if self._last is None or self._last[0] != key:
+            tokens = x
+            if mask is not None and x.dim() == 3 and tuple(x.shape[:2]) == tuple(mask.shape):
+                tokens = x[mask.to(x.device).bool()]          # padding tokens are not task inputs
+            tokens = _tokens(tokens)
+            self._last = (key, x, tokens.T @ tokens)
+        self.covs[name] += self._last[2]
 
     def tensors(self):
         return list(self.covs.values())

@@ -10,6 +10,7 @@ from .subspace import (
            covariance_root,
            fragment_coefficients,
            grow_basis,
+           grow_basis_from_covariance,
            grow_basis_from_sketch,
            leak,
            orthonormal_columns,
@@ -17,6 +18,7 @@ from .subspace import (
            project_off,
 )
 
-__all__ = ["principal_basis", "residual_init", "residual_init_from_sketch", "grow_basis", "grow_basis_from_sketch",
-           "GradientSketch", "SketchResult", "layer_scales", "register_schedule", "SCHEDULES", "project_off",
-           "orthonormal_columns", "leak", "covariance_root", "fragment_coefficients", "MergeRecord", "half_ulp"]
+__all__ = ["principal_basis", "residual_init", "residual_init_from_sketch", "grow_basis", "grow_basis_from_covariance",
+           "grow_basis_from_sketch", "GradientSketch", "SketchResult", "layer_scales", "register_schedule", "SCHEDULES",
+           "project_off", "orthonormal_columns", "leak", "covariance_root", "fragment_coefficients", "MergeRecord",
+           "half_ulp"]

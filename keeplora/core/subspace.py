@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["principal_basis", "grow_basis", "project_off", "orthonormal_columns", "leak", "covariance_root",
-           "fragment_coefficients"]
+__all__ = ["principal_basis", "grow_basis", "grow_basis_from_covariance", "project_off", "orthonormal_columns", "leak",
+           "covariance_root", "fragment_coefficients"]
 
 
 def _check_energy(energy: float, name: str) -> None:
@@ -107,6 +107,30 @@ def grow_basis(basis: torch.Tensor | None, R: torch.Tensor, energy: float,
         return b.to(out_dtype)
     u, s, _ = torch.linalg.svd(r_hat, full_matrices=False)
     return _add_directions(b, u, s, float(total), acc, energy).to(out_dtype)
+
+
+def grow_basis_from_covariance(basis: torch.Tensor | None, cov: torch.Tensor, energy: float,
+                               out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``grow_basis`` on the stacked inputs ``R`` given only ``C = R Rᵀ = Σ x xᵀ`` (d_in × d_in).
+
+    The same rule from one eigendecomposition: ``‖R‖² = tr C``, ``‖R̂‖² = tr(P C P)`` with ``P = I − B Bᵀ``, and
+    the eigenpairs of ``P C P`` are R̂'s left singular vectors with σ² (no square root of C is formed).
+    """
+    _check_energy(energy, "feature energy (epsilon_f)")
+    c = cov.detach().to(torch.float32)
+    d_in = c.shape[0]
+    b = torch.zeros(d_in, 0, device=c.device) if basis is None else basis.to(c.device, torch.float32)
+    total = float(c.diagonal().sum())
+    if total <= 0 or b.shape[1] >= d_in:
+        return b.to(out_dtype)
+    c_hat = project_off(project_off(c, b).T, b)                  # P C P (C symmetric)
+    acc = (total - float(c_hat.diagonal().sum())) / total
+    if acc >= energy:
+        return b.to(out_dtype)
+    evals, evecs = torch.linalg.eigh((c_hat + c_hat.T) / 2)
+    order = torch.argsort(evals, descending=True)
+    sigma = evals[order].clamp_min(0).sqrt()
+    return _add_directions(b, evecs[:, order], sigma, total, acc, energy).to(out_dtype)
 
 
 def grow_basis_from_sketch(basis: torch.Tensor | None, sketch, energy: float,

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from ..core import covariance_root, grow_basis, residual_init
+from ..core import covariance_root, grow_basis_from_covariance, residual_init
 from ..errors import UserError
 from ..statistics import InputCovariance
 from . import register_method
@@ -48,7 +48,7 @@ class InfLoRAAllLinears(KeepLoRA):
 
     def end_task(self, ctx) -> None:
         energy = self.energy(ctx.index)
-        grown = {n: grow_basis(self._basis_or_none(n), covariance_root(c), energy)
+        grown = {n: grow_basis_from_covariance(self._basis_or_none(n), c, energy)
                  for n, c in ctx.statistics(InputCovariance)}
         self.bases = {n: grown[n] for n in ctx.layers}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from ..core import (
-    covariance_root,
     grow_basis,
+    grow_basis_from_covariance,
     grow_basis_from_sketch,
     principal_basis,
     residual_init,
@@ -56,7 +56,7 @@ class KeepLoRAPlusPlus(Method):
         ref = self.recipe.subspace.reference
         if ref is None:
             return
-        grown = {n: grow_basis(self.bases[n], covariance_root(c), ref.energy)
+        grown = {n: grow_basis_from_covariance(self.bases[n], c, ref.energy)
                  for n, c in ctx.statistics(InputCovariance, "reference")}
         self.bases = {n: grown[n] for n in ctx.layers}
 
@@ -98,13 +98,13 @@ class KeepLoRAPlusPlus(Method):
             sketch = self._sketch(ctx)
             self.bases = {n: grow_basis_from_sketch(self.bases[n], sketch[n], sub.feature_energy) for n in ctx.layers}
             return
+        e = sub.feature_energy
         if sub.growth == "grad":                                  # LLaVA/video: post-training gradient Gᵀ, exact
-            stats = ((n, g.T) for n, g in ctx.statistics(GradientMean))
+            grown = {n: grow_basis(self.bases[n], g.T, e) for n, g in ctx.statistics(GradientMean)}
         elif sub.growth == "features":                            # layer inputs, via Σ x xᵀ
-            stats = ((n, covariance_root(c)) for n, c in ctx.statistics(InputCovariance))
+            grown = {n: grow_basis_from_covariance(self.bases[n], c, e) for n, c in ctx.statistics(InputCovariance)}
         else:                                                     # the MTIL code's summed token matrices
-            stats = ctx.statistics(SummedInputs)
-        grown = {n: grow_basis(self.bases[n], stat, sub.feature_energy) for n, stat in stats}
+            grown = {n: grow_basis(self.bases[n], r, e) for n, r in ctx.statistics(SummedInputs)}
         self.bases = {n: grown[n] for n in ctx.layers}
 
     def basis(self, name: str) -> torch.Tensor | None:

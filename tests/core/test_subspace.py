@@ -90,3 +90,16 @@ def test_project_off_and_leak():
     dw = torch.tensor([[3.0, 4.0, 0.0]])                          # (d_out=1, d_in=3)
     assert leak(dw, b) == pytest.approx(3.0 / 5.0)
     assert leak(dw, None) == 0.0
+
+
+def test_growth_from_a_covariance_equals_growth_from_its_inputs():
+    from keeplora.core import covariance_root, grow_basis_from_covariance
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 24, generator=g) @ torch.diag(torch.linspace(3, 0.05, 24))      # 40 tokens, d_in 24
+    basis = orthonormal_columns(torch.randn(24, 3, generator=g))
+    for energy in (0.5, 0.9, 0.99, 1.0):
+        direct = grow_basis(basis, x.T, energy)
+        from_cov = grow_basis_from_covariance(basis, x.T @ x, energy)
+        via_root = grow_basis(basis, covariance_root(x.T @ x), energy)
+        assert direct.shape == from_cov.shape == via_root.shape, energy
+        assert _span_equal(direct, from_cov, 1e-4) and torch.equal(from_cov[:, :3], basis)
