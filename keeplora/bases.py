@@ -69,6 +69,15 @@ def load_bases(path: Path, model: str, family: str, layers: list[str], reference
     """Bases saved by ``save_bases`` for exactly this model, these adapted layers and this reference set."""
     if not Path(path).is_file():
         raise UserError(f"basis file {path} not found")
+    try:
+        return _read_bases(path, model, family, layers, reference)
+    except UserError:
+        raise
+    except Exception as exc:                      # safetensors' own error for a truncated or garbled file
+        raise UserError(f"basis file {path} is damaged ({exc}); start over with overwrite=true") from None
+
+
+def _read_bases(path: Path, model: str, family: str, layers: list[str], reference: str) -> dict[str, torch.Tensor]:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         if (meta.get("model"), meta.get("model_family")) != (model, family):

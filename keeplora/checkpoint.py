@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_write_text
+from .sealed import damage, seal
 
 __all__ = ["StepState", "StepCheckpoint", "staging_dir", "write_rng", "save_step", "latest_state", "load_latest",
            "prune", "drop_task", "restore_rng", "CHECKPOINTS"]
@@ -95,6 +96,7 @@ def save_step(out: Path, task_label: str, state: StepState, training: dict, lora
     save_file({k: v.contiguous() for k, v in lora.items()}, str(tmp / "lora.safetensors"))
     save_file({k: v.contiguous() for k, v in method.items()}, str(tmp / "method.safetensors"))
     (tmp / "state.json").write_text(json.dumps(asdict(state), indent=1))
+    seal(tmp)
     final = tmp.with_name(f"step_{state.step:06d}")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
@@ -110,18 +112,32 @@ def prune(task_dir: Path, keep_last: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+STEP_FILES = ("state.json", "training.safetensors", "lora.safetensors", "method.safetensors")
+
+
 def latest_state(out: Path, task: int, fingerprint: str) -> tuple[Path, StepState] | None:
-    """Folder and state of the newest complete checkpoint of ``task`` from this recipe (no tensors read)."""
+    """Folder and state of the newest complete checkpoint of ``task`` from this recipe (tensors are checked
+    against their seal, not loaded). A damaged newest one is passed over for the previous complete one,
+    with a message saying which was used."""
     pointer = out / CHECKPOINTS / LATEST
     if not pointer.is_file():
         return None
-    folder = out / json.loads(pointer.read_text())["folder"]
-    if not (folder / "state.json").is_file():
-        return None
-    state = StepState(**json.loads((folder / "state.json").read_text()))
-    if state.task != task or state.fingerprint != fingerprint:
-        return None
-    return folder, state
+    try:
+        newest = out / json.loads(pointer.read_text())["folder"]
+    except (ValueError, KeyError):
+        newest = None
+    candidates = sorted(newest.parent.glob("step_*"), reverse=True) if newest is not None else []
+    for folder in candidates:
+        problem = damage(folder, STEP_FILES)
+        if problem is None:
+            state = StepState(**json.loads((folder / "state.json").read_text()))
+            if state.task != task or state.fingerprint != fingerprint:
+                return None
+            if folder != newest:
+                print(f"step checkpoint {newest.name} is damaged; resuming from {folder} instead")
+            return folder, state
+        print(f"step checkpoint passed over: {problem}")
+    return None
 
 
 def load_latest(out: Path, task: int, fingerprint: str) -> StepCheckpoint | None:

@@ -16,10 +16,20 @@ from rich.table import Table
 
 from .atomic import atomic_write_text
 from .bases import save_bases, save_record
+from .errors import UserError
 from .metrics import general_change, run_metrics
 from .resume import MANIFEST, task_label, write_manifest
+from .sealed import seal
 
 __all__ = ["RunWriter"]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise UserError(f"{path} is damaged (not valid JSON); delete it to continue (the finished tasks' rows "
+                        f"come from the run manifest), or start over with overwrite=true") from None
 
 
 class RunWriter:
@@ -62,6 +72,7 @@ class RunWriter:
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        seal(tmp)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
 
@@ -75,10 +86,10 @@ class RunWriter:
         done = set(manifest["tasks_done"])
         diag = self.out / "diagnostics.json"
         if diag.is_file():
-            self.diagnostics = {k: v for k, v in json.loads(diag.read_text()).items() if k in done}
+            self.diagnostics = {k: v for k, v in _read_json(diag).items() if k in done}
         metrics = self.out / "metrics.json"
         if metrics.is_file():
-            data = json.loads(metrics.read_text())
+            data = _read_json(metrics)
             self.timings = {k: v for k, v in data.get("timings", {}).items() if k in done}
             self.skipped = {k: v for k, v in data.get("skipped", {}).items() if k in done}
             stages = {"zero-shot"} | {f"after {t}" for t in done}

@@ -48,7 +48,13 @@ def task_checksums(recipe: Recipe) -> dict[str, str]:
 
 def read_manifest(out: Path) -> dict | None:
     path = Path(out) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise RecipeError(f"{path} is damaged (not valid JSON): the run cannot tell which tasks finished; "
+                          f"start over with overwrite=true") from None
 
 
 def task_label(t: int, name: str) -> str:

@@ -44,6 +44,7 @@ from .models import get_adapter
 from .reference import read_reference
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_checksums, task_label
+from .sealed import damage
 from .statistics import passes, subset_indices
 from .step_loop import Position, SkipSampler, any_rank, run_steps
 
@@ -101,6 +102,10 @@ class ContinualTrainer:
             return self.recipe.model
         last = self.resume_from["tasks_done"][-1]
         ckpt = Path(self.recipe.output_dir) / self.resume_from["checkpoints"][last]
+        problem = damage(ckpt, ("config.json",))
+        if problem:
+            raise UserError(f"cannot resume after task {last}: its checkpoint is damaged ({problem}); restore it, "
+                            f"or start over with overwrite=true")
         return self.recipe.model.model_copy(update={"name_or_path": str(ckpt)})
 
     def _layers(self) -> dict:

@@ -76,3 +76,15 @@ def test_no_code_unpickles_anything():
                 assert "pickle.load" not in line, f"{f}:{n}"
                 assert "import pickle" not in line or "def find_class" in text, f"{f}:{n}: unrestricted pickle"
                 assert "torch.load(" not in line or "weights_only=True" in line, f"{f}:{n}"
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_complete_one(tmp_path, capsys):
+    for step in (2, 4):
+        _save(tmp_path, step)
+    newest = tmp_path / "checkpoints" / "task_02_shape" / "step_000004" / "training.safetensors"
+    newest.write_bytes(newest.read_bytes()[:-8])                            # truncated by a crash or a full disk
+    got = ck.load_latest(tmp_path, 1, "abc")
+    assert got.state.step == 2 and got.training["param/x"][0] == 2
+    assert "step_000004 is damaged; resuming from" in capsys.readouterr().out
+    (tmp_path / "checkpoints" / "task_02_shape" / "step_000002" / "lora.safetensors").unlink()
+    assert ck.load_latest(tmp_path, 1, "abc") is None                       # nothing complete: start the task over

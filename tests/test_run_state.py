@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from keeplora.checks import check_files
 from keeplora.config import RecipeError, load_recipe
@@ -106,3 +107,28 @@ def test_names_that_cannot_be_folders_are_refused(override, message):
     over = ["general=[{name: g, test: x.jsonl}]", override] if override.startswith("general") else [override]
     with pytest.raises(RecipeError, match=message):
         load_recipe(ROOT / "recipes/smoke_image_seq.yaml", over)
+
+
+def test_damaged_run_files_are_one_line(tmp_path):
+    from keeplora.bases import load_bases, save_bases
+    from keeplora.resume import MANIFEST, read_manifest
+    from keeplora.sealed import damage, seal
+    (tmp_path / MANIFEST).write_text('{"fingerprint": "ab')
+    with pytest.raises(RecipeError, match="run_manifest.json is damaged"):
+        read_manifest(tmp_path)
+    path = tmp_path / "b.safetensors"
+    save_bases(path, {"l": torch.eye(3)}, "m", "llava", "t")
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(UserError, match="basis file .* is damaged"):
+        load_bases(path, "m", "llava", ["l"])
+    ckpt = tmp_path / "task_01_x"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "model.safetensors").write_bytes(b"weights")
+    seal(ckpt)
+    assert damage(ckpt, ("config.json",)) is None
+    (ckpt / "config.json").unlink()
+    assert damage(ckpt, ("config.json",)) == f"{ckpt} has no config.json"
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "model.safetensors").write_bytes(b"weight")
+    assert "model.safetensors is truncated or changed" in damage(ckpt)
