@@ -7,21 +7,24 @@ pred``). UCIT and MLLM-DCL read the LLaVA layout too.
 """
 from __future__ import annotations
 
-__all__ = ["benchmark_fields"]
+__all__ = ["benchmark_fields", "LAYOUT_FIELDS"]
 
-_LLAVA = {"exact_match", "vqa_soft", "scienceqa_llava", "scienceqa_coin", "imagenet_substring", "gqa", "ocrvqa",
-          "grounding_iou", "grounding_coin", "caption_coco", "dcl_ai2d", "dcl_pvqa", "dcl_sci", "dcl_finvis",
-          "dcl_mapqa", "dcl_mapqa_states"}
+
+def _llava(pred: dict, answer: str, model_id: str) -> dict:
+    return {"question_id": pred["id"], "prompt": pred["question"], "text": pred["prediction"],
+            "answer_id": pred["id"], "model_id": model_id, "metadata": {}}
+
+
+def _question_answer_pred(pred: dict, answer: str, model_id: str) -> dict:
+    return {"question": pred["question"], "answer": answer, "pred": pred["prediction"]}
+
+
+LAYOUT_FIELDS = {"llava": _llava, "cl_vista": _question_answer_pred, "mvbench": _question_answer_pred}
 
 
 def benchmark_fields(scorer: str, pred: dict, model_id: str = "keeplora") -> dict:
-    """The fields the benchmark's own scripts expect, for one prediction."""
+    """The fields the benchmark's own scripts expect, for one prediction (the layout its scorer declared)."""
+    from eval.scorers import LAYOUTS, check_scorer
+    check_scorer(scorer, "prediction layout")
     answer = pred["answers"][0] if pred["answers"] else ""
-    if scorer == "cl_vista_judge":
-        return {"question": pred["question"], "answer": answer, "pred": pred["prediction"]}
-    if scorer == "mvbench":
-        return {"question": pred["question"], "answer": answer, "pred": pred["prediction"]}
-    if scorer in _LLAVA:
-        return {"question_id": pred["id"], "prompt": pred["question"], "text": pred["prediction"],
-                "answer_id": pred["id"], "model_id": model_id, "metadata": {}}
-    return {}
+    return LAYOUT_FIELDS[LAYOUTS[scorer]](pred, answer, model_id)

@@ -13,7 +13,7 @@ from keeplora.errors import UserError
 from keeplora.registry import Registry
 
 __all__ = ["register_scorer", "register_corpus_scorer", "score", "score_corpus", "score_task", "check_scorer",
-           "SCORERS", "CORPUS_SCORERS", "CorpusScore", "TaskScore"]
+           "SCORERS", "CORPUS_SCORERS", "LAYOUTS", "CorpusScore", "TaskScore"]
 
 
 @dataclass
@@ -36,8 +36,26 @@ class TaskScore:
 
 SCORERS: Registry[Callable[[str, Sequence[str]], float]] = Registry("scorer")
 CORPUS_SCORERS: Registry[Callable[[list[dict]], CorpusScore]] = Registry("scorer")
-register_scorer = SCORERS.register                  # decorator: @register_scorer("exact_match")
-register_corpus_scorer = CORPUS_SCORERS.register    # decorator: @register_corpus_scorer("caption_coco")
+LAYOUTS: dict[str, str] = {}
+"""Scorer name -> the prediction-file layout its benchmark's official scripts read (``eval.layouts``)."""
+
+
+def _registrar(registry: Registry, name: str, layout: str):
+    """Register under ``name`` and record its layout: every scorer says which layout its files take."""
+    def deco(fn):
+        LAYOUTS[name] = layout
+        return registry.register(name)(fn)
+    return deco
+
+
+def register_scorer(name: str, *, layout: str):
+    """Decorator: ``@register_scorer("exact_match", layout="llava")``."""
+    return _registrar(SCORERS, name, layout)
+
+
+def register_corpus_scorer(name: str, *, layout: str):
+    """Decorator: ``@register_corpus_scorer("caption_coco", layout="llava")``."""
+    return _registrar(CORPUS_SCORERS, name, layout)
 
 
 def score(name: str, prediction: str, answers: Sequence[str]) -> float:

@@ -150,7 +150,7 @@ def caption_metrics(hyps: Sequence[str], refs: Sequence[Sequence[str]], official
     return out, False
 
 
-@register_corpus_scorer("caption_coco")
+@register_corpus_scorer("caption_coco", layout="llava")
 def caption_coco(preds: list[dict]) -> CorpusScore:
     """UCIT VizWiz-Caption / Flickr30k: the mean of the seven COCO metrics (parts ×100, as reported)."""
     parts, official = caption_metrics([p["prediction"] for p in preds], [p["answers"] for p in preds])

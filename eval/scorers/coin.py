@@ -34,30 +34,30 @@ def scienceqa_letter_coin(prediction: str) -> str:
     return m.group(1).upper() if m else "FAILED"
 
 
-@register_scorer("scienceqa_llava")
+@register_scorer("scienceqa_llava", layout="llava")
 def _scienceqa_llava(prediction: str, answers: Sequence[str]) -> float:
     return float(scienceqa_letter_llava(prediction.strip()) in answers)
 
 
-@register_scorer("scienceqa_coin")
+@register_scorer("scienceqa_coin", layout="llava")
 def _scienceqa_coin(prediction: str, answers: Sequence[str]) -> float:
     return float(scienceqa_letter_coin(prediction) in answers)
 
 
-@register_scorer("imagenet_substring")
+@register_scorer("imagenet_substring", layout="llava")
 def _imagenet_substring(prediction: str, answers: Sequence[str]) -> float:
     """CoIN ImageNet: ``gt in pred or pred in gt`` on raw strings (case-sensitive; an empty prediction
     is a substring of everything, so it counts as correct — the official quirk)."""
     return float(any(a in prediction or prediction in a for a in answers))
 
 
-@register_scorer("gqa")
+@register_scorer("gqa", layout="llava")
 def _gqa(prediction: str, answers: Sequence[str]) -> float:
     """GQA after ``convert_gqa_for_eval.py``: ``rstrip('.')``, lower-case, exact match with the gold answer."""
     return float(prediction.rstrip(".").lower() in answers)
 
 
-@register_scorer("ocrvqa")
+@register_scorer("ocrvqa", layout="llava")
 def _ocrvqa(prediction: str, answers: Sequence[str]) -> float:
     """CoIN OCR-VQA: a prediction containing ``Unanswerable`` (case-sensitive) is wrong; else lower-case
     exact match."""
@@ -104,13 +104,13 @@ def _grounding(prediction: str, answers: Sequence[str], parse) -> float:
     return float(box_iou(pred, gt) > 0.5)
 
 
-@register_scorer("grounding_iou")
+@register_scorer("grounding_iou", layout="llava")
 def _grounding_iou(prediction: str, answers: Sequence[str]) -> float:
     """RefCOCO-style grounding with a robust box parser (first four numbers)."""
     return _grounding(prediction, answers, parse_box)
 
 
-@register_scorer("grounding_coin")
+@register_scorer("grounding_coin", layout="llava")
 def _grounding_coin(prediction: str, answers: Sequence[str]) -> float:
     """CoIN grounding with its own ``[1:-1]`` parser, for bit-exact comparability with CoIN numbers."""
     return _grounding(prediction, answers, parse_box_coin)

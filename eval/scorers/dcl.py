@@ -16,7 +16,7 @@ def _ai2d_one(pred: str, gt: str) -> bool:
     return gt in pred
 
 
-@register_scorer("dcl_ai2d")
+@register_scorer("dcl_ai2d", layout="llava")
 def dcl_ai2d(prediction: str, answers: Sequence[str]) -> float:
     """RS and AD domains: the rules of ``eval_ai2d.py``; a prediction containing ``Unanswerable`` is wrong."""
     if "Unanswerable" in prediction:
@@ -24,20 +24,20 @@ def dcl_ai2d(prediction: str, answers: Sequence[str]) -> float:
     return float(any(_ai2d_one(prediction, a) for a in answers))
 
 
-@register_scorer("dcl_pvqa")
+@register_scorer("dcl_pvqa", layout="llava")
 def dcl_pvqa(prediction: str, answers: Sequence[str]) -> float:
     """Med domain: the lower-cased answer is contained in the lower-cased prediction."""
     return float(any(a.lower() in prediction.lower() for a in answers))
 
 
-@register_scorer("dcl_finvis")
+@register_scorer("dcl_finvis", layout="llava")
 def dcl_finvis(prediction: str, answers: Sequence[str]) -> float:
     """Fin domain (multiple choice / true-false): spaces and periods removed, lower-cased, exact match."""
     pred = prediction.replace(" ", "").replace(".", "").lower()
     return float(any(pred == a.lower() for a in answers))
 
 
-@register_scorer("dcl_sci")
+@register_scorer("dcl_sci", layout="llava")
 def dcl_sci(prediction: str, answers: Sequence[str]) -> float:
     """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-case exact match.
 
@@ -50,14 +50,14 @@ def _items(text: str) -> set[str]:
     return {x.strip().lower() for x in text.split(",") if x.strip()}
 
 
-@register_scorer("dcl_mapqa_states")
+@register_scorer("dcl_mapqa_states", layout="llava")
 def dcl_mapqa_states(prediction: str, answers: Sequence[str]) -> float:
     """MapQA "Which states …" questions: partial credit |GT ∩ pred| / |GT| over comma-separated lists."""
     gt = _items(answers[0])
     return len(gt & _items(prediction)) / len(gt) if gt else 0.0
 
 
-@register_scorer("dcl_mapqa")
+@register_scorer("dcl_mapqa", layout="llava")
 def dcl_mapqa(prediction: str, answers: Sequence[str]) -> float:
     """Other MapQA questions: the answer is contained in the prediction (lower-cased)."""
     return float(any(a.lower() in prediction.lower() for a in answers))

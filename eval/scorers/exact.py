@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from . import register_scorer
 
 
-@register_scorer("exact_match")
+@register_scorer("exact_match", layout="llava")
 def exact_match(prediction: str, answers: Sequence[str]) -> float:
     """Case-insensitive exact match against any accepted answer, surrounding whitespace ignored."""
     pred = prediction.strip().upper()

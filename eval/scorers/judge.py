@@ -86,7 +86,7 @@ def token_f1_judge(question: str, answer: str, prediction: str) -> int:
     return round(5 * 2 * precision * recall / (precision + recall))
 
 
-@register_corpus_scorer("cl_vista_judge")
+@register_corpus_scorer("cl_vista_judge", layout="cl_vista")
 def cl_vista_judge(preds: list[dict]) -> CorpusScore:
     """Mean judge score / 5 (×100 by the harness = the official ×20); ``judge_scores`` per prediction."""
     url = os.environ.get("KEEPLORA_JUDGE_URL")

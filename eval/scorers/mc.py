@@ -47,6 +47,6 @@ def mvbench_correct(prediction: str, gold: str) -> bool:
     return bool(pred_text and gt_text and pred_text == gt_text)
 
 
-@register_scorer("mvbench")
+@register_scorer("mvbench", layout="mvbench")
 def _mvbench(prediction: str, answers: Sequence[str]) -> float:
     return float(any(mvbench_correct(prediction, a) for a in answers))

@@ -64,7 +64,7 @@ def evalai_normalize(answer: str) -> str:
     return " ".join(_CONTRACTIONS.get(w, w) for w in words if w not in _ARTICLES)
 
 
-@register_scorer("vqa_soft")
+@register_scorer("vqa_soft", layout="llava")
 def vqa_soft_score(prediction: str, answers: Sequence[str]) -> float:
     """TextVQA/VQAv2 soft accuracy: mean over the 10 leave-one-out subsets of ``min(1, matches/3)``."""
     if len(answers) != 10:
