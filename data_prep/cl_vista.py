@@ -72,7 +72,16 @@ def _convert_task(src: Path, task: str) -> TaskFiles:
 
 
 def convert(src: str | Path, out: str | Path, tasks=tuple(TASKS)) -> dict:
-    return convert_tasks("CL-VISTA", src, out, tasks, _convert_task)
+    """The asked tasks whose folders the download holds; the absent ones are listed in the manifest
+    (``absent``) and on stderr, so a partial download converts what it has."""
+    present = [t for t in tasks if (Path(src) / t).is_dir()]
+    absent = [t for t in tasks if t not in present]
+    if not present:
+        raise ConvertError(f"CL-VISTA: none of the task folders {list(tasks)} under {src} (is --src the "
+                           f"CL-VISTA root?)")
+    if absent:
+        print(f"CL-VISTA: task folder(s) absent under {src}, not converted: {', '.join(absent)}", file=sys.stderr)
+    return convert_tasks("CL-VISTA", src, out, present, _convert_task, absent=absent)
 
 
 def main(argv: list[str] | None = None) -> int:

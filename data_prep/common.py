@@ -113,14 +113,18 @@ def write_task(out: Path, task: str, files: TaskFiles) -> dict:
     return stats
 
 
-def convert_tasks(benchmark: str, src, out, tasks, convert_task: Callable[[Path, str], TaskFiles]) -> dict:
-    """Convert each task with ``convert_task(src, task)``, write its files, then the manifest."""
+def convert_tasks(benchmark: str, src, out, tasks, convert_task: Callable[[Path, str], TaskFiles],
+                  absent: Sequence[str] = ()) -> dict:
+    """Convert each task with ``convert_task(src, task)``, write its files, then the manifest (with the
+    tasks the download did not hold, if any)."""
     src, out = Path(src), Path(out)
-    return write_manifest(out, benchmark, src, {t: write_task(out, t, convert_task(src, t)) for t in tasks})
+    return write_manifest(out, benchmark, src, {t: write_task(out, t, convert_task(src, t)) for t in tasks}, absent)
 
 
-def write_manifest(out: Path, benchmark: str, src: Path, tasks: dict[str, dict]) -> dict:
+def write_manifest(out: Path, benchmark: str, src: Path, tasks: dict[str, dict], absent: Sequence[str] = ()) -> dict:
     manifest = {"benchmark": benchmark, "source": str(src), "tasks": tasks}
+    if absent:
+        manifest["absent"] = list(absent)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest

@@ -85,9 +85,10 @@ class ContinualTrainer:
         self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
                                 fingerprint(recipe), task_checksums(recipe))
-        self.record = MergeRecord.start(self._layers())     # replaced by the saved record when resuming
         if self.resume_from:
             self._restore(self.resume_from)
+        else:                                               # the exact record of the sequence starts here
+            self.record = MergeRecord.start(self._layers())
 
     def _statistics_encoder(self):
         """The encoder of the task-statistics passes: ``subspace.grad_num_frames`` frames per video, if set."""

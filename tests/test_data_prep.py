@@ -46,8 +46,22 @@ def test_cl_vista_converter_reads_both_layouts_and_reports_missing_videos(tmp_pa
 
 
 def test_cl_vista_cli_names_the_missing_file(tmp_path, capsys):
+    (tmp_path / "STAR").mkdir()
     assert cl_vista.main(["--src", str(tmp_path), "--out", beside(tmp_path), "--tasks", "STAR"]) == 2
     assert "CL-VISTA STAR: none of ['train_data_25k.json']" in capsys.readouterr().err
+    assert cl_vista.main(["--src", str(tmp_path / "nothing"), "--out", beside(tmp_path)]) == 2
+    assert "none of the task folders" in capsys.readouterr().err
+
+
+def test_a_partial_cl_vista_download_converts_what_it_holds(tmp_path, capsys):
+    src, out = tmp_path / "CL-VISTA", tmp_path / "out"
+    _upstream(src)                                               # Counting and Movie only
+    assert cl_vista.main(["--src", str(src), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "not converted: Space, Traffic, GUI, Science, Sports, STAR" in captured.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["tasks"]) == ["Counting", "Movie"]
+    assert manifest["absent"] == ["Space", "Traffic", "GUI", "Science", "Sports", "STAR"]
 
 
 def test_tiny_synth_is_deterministic(tmp_path):
