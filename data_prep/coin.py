@@ -37,8 +37,16 @@ VAL_SPLIT = ("TextVQA", "VizWiz", "VQAv2")
 
 
 def grounding_answer(bbox, size) -> str:
+    """The reference box as ``eval_grounding.py`` reads it: CoIN's test records hold ``answer_bbox`` as a string
+    of four coordinates already normalised to the padded square (``"[0.05, 0.1, 0.3, 0.35]"``), kept as it is;
+    a list in pixels (other exports) is divided by the longer side of ``size``."""
+    if isinstance(bbox, str):
+        values = [float(x) for x in bbox.replace("[", "").replace("]", "").split(",")]
+        if len(values) != 4:
+            raise ConvertError(f"CoIN Grounding: answer_bbox {bbox!r} does not hold four coordinates")
+        return "[" + ", ".join(str(v) for v in values) + "]"
     w, h = (size["width"], size["height"]) if isinstance(size, dict) else size[:2]
-    m = max(w, h)
+    m = max(w, h) if max(bbox[:4]) > 1 else 1
     return "[" + ", ".join(f"{v / m:.4f}" for v in bbox[:4]) + "]"
 
 

@@ -93,7 +93,9 @@ def test_coin_answers_from_the_official_sources(tmp_path):
     _touch(src / "cl_dataset" / "COCO" / "g.jpg")
     _write(inst / "Grounding" / "train.json", [{"id": 2, "image": "COCO/g.jpg", "conversations": _conv()}])
     _write(inst / "Grounding" / "test.json", [{"question_id": 5, "image": "COCO/g.jpg", "text": "Box the dog.",
-                                               "answer_bbox": [10, 20, 60, 70], "size": [200, 100]}])
+                                               "answer_bbox": [10, 20, 60, 70], "size": [200, 100]},
+                                              {"question_id": 6, "image": "COCO/g.jpg", "text": "Box the cat.",
+                                               "answer_bbox": "[0.05, 0.1, 0.3, 0.35]", "size": [640, 480]}])  # CoIN
     coin.convert(src, tmp_path / "out", ["TextVQA", "ScienceQA", "Grounding"])
     _, textvqa = _readable(tmp_path / "out", "TextVQA")
     sqa_train, sqa = _readable(tmp_path / "out", "ScienceQA")
@@ -102,6 +104,8 @@ def test_coin_answers_from_the_official_sources(tmp_path):
     assert sqa[0].answers == ["A"] and sqa[0].media == [] and sqa_train[0].media == []
     assert ground[0].answers == ["[0.0500, 0.1000, 0.3000, 0.3500]"]
     assert score("grounding_coin", "[0.05, 0.1, 0.3, 0.35]\n", ground[0].answers) == 1.0
+    assert ground[1].answers == ["[0.05, 0.1, 0.3, 0.35]"]                 # the CoIN download's string, as it is
+    assert score("grounding_coin", " [0.05, 0.1, 0.3, 0.35]\n", ground[1].answers) == 1.0    # leading space cut
 
 
 def test_mvbench_prompt_ids_split_and_scoring(tmp_path):

@@ -79,6 +79,7 @@ def parse_box_coin(text: str) -> list[float] | None:
     """CoIN's parser, quirk included: brackets removed, then the first and last characters dropped
     (``pred_bbox[1:-1]``), so ``[0.1,0.2,0.5,0.6]`` turns its last coordinate into ``0.`` and
     ``[0, 0, 1, 1]`` does not parse; a trailing ``.`` or newline makes the quirk harmless."""
+    text = text[1:] if text.startswith(" ") else text             # the official script strips one leading space
     inner = text.replace("[", "").replace("]", "")[1:-1]
     try:
         box = [float(x) for x in inner.split(",")]
