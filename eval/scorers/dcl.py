@@ -1,9 +1,15 @@
-"""MLLM-DCL rules as KeepLoRA runs them (MCITlib ``eval_ai2d.py``, ``eval_pvqa.py``, ``eval_finvis.py``)."""
+"""MLLM-DCL rules as KeepLoRA runs them (MCITlib ``eval_ai2d.py``, ``eval_pvqa.py``, ``eval_finvis.py``,
+``eval_sci.py``, read line by line: ``MCITlib/KeepLoRA/llava/eval/CoIN/``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from . import register_scorer
+
+
+def _unanswerable(prediction: str) -> bool:
+    """Every MCITlib DCL evaluator counts a prediction containing ``Unanswerable`` (case-sensitive) as wrong."""
+    return "Unanswerable" in prediction
 
 
 def _ai2d_one(pred: str, gt: str) -> bool:
@@ -19,45 +25,52 @@ def _ai2d_one(pred: str, gt: str) -> bool:
 @register_scorer("dcl_ai2d", layout="llava")
 def dcl_ai2d(prediction: str, answers: Sequence[str]) -> float:
     """RS and AD domains: the rules of ``eval_ai2d.py``; a prediction containing ``Unanswerable`` is wrong."""
-    if "Unanswerable" in prediction:
+    if _unanswerable(prediction):
         return 0.0
     return float(any(_ai2d_one(prediction, a) for a in answers))
 
 
 @register_scorer("dcl_pvqa", layout="llava")
 def dcl_pvqa(prediction: str, answers: Sequence[str]) -> float:
-    """Med domain: the lower-cased answer is contained in the lower-cased prediction."""
+    """Med domain (``eval_pvqa.py``): the lower-cased answer is contained in the lower-cased prediction."""
+    if _unanswerable(prediction):
+        return 0.0
     return float(any(a.lower() in prediction.lower() for a in answers))
 
 
 @register_scorer("dcl_finvis", layout="llava")
 def dcl_finvis(prediction: str, answers: Sequence[str]) -> float:
-    """Fin domain (multiple choice / true-false): spaces and periods removed, lower-cased, exact match."""
-    pred = prediction.replace(" ", "").replace(".", "").lower()
+    """Fin domain (``eval_finvis.py``, multiple choice / true-false): the prediction lower-cased with spaces
+    and periods removed equals the lower-cased answer."""
+    if _unanswerable(prediction):
+        return 0.0
+    pred = prediction.lower().replace(" ", "").replace(".", "")
     return float(any(pred == a.lower() for a in answers))
 
 
 @register_scorer("dcl_sci", layout="llava")
 def dcl_sci(prediction: str, answers: Sequence[str]) -> float:
-    """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-case exact match.
+    """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-cased exact match, nothing stripped.
 
     MapQA items carry their own scorer in the test file (``dcl_mapqa_states`` / ``dcl_mapqa``)."""
-    pred = prediction.strip().lower()
-    return float(any(pred == a.strip().lower() for a in answers))
-
-
-def _items(text: str) -> set[str]:
-    return {x.strip().lower() for x in text.split(",") if x.strip()}
+    if _unanswerable(prediction):
+        return 0.0
+    return float(any(prediction.lower() == a.lower() for a in answers))
 
 
 @register_scorer("dcl_mapqa_states", layout="llava")
 def dcl_mapqa_states(prediction: str, answers: Sequence[str]) -> float:
-    """MapQA "Which states …" questions: partial credit |GT ∩ pred| / |GT| over comma-separated lists."""
-    gt = _items(answers[0])
-    return len(gt & _items(prediction)) / len(gt) if gt else 0.0
+    """MapQA "Which states …" questions (``eval_sci.py``): partial credit, the share of the answer's
+    comma-separated items (lower-cased, spaces kept, duplicates counted) found among the prediction's."""
+    if _unanswerable(prediction):
+        return 0.0
+    gt, pred = answers[0].lower().split(","), prediction.lower().split(",")
+    return sum(item in pred for item in gt) / len(gt)
 
 
 @register_scorer("dcl_mapqa", layout="llava")
 def dcl_mapqa(prediction: str, answers: Sequence[str]) -> float:
-    """Other MapQA questions: the answer is contained in the prediction (lower-cased)."""
+    """Other MapQA questions (``eval_sci.py``): the lower-cased answer is contained in the lower-cased prediction."""
+    if _unanswerable(prediction):
+        return 0.0
     return float(any(a.lower() in prediction.lower() for a in answers))
