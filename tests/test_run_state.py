@@ -80,12 +80,15 @@ def test_run_files_follow_the_umask(tmp_path):
 
 @pytest.mark.parametrize("zero, message", [
     ({"stage": "3"}, "ZeRO stage 3 is not supported"),
+    ({"stage": 2, "_top": {"train_micro_batch_size_per_gp": 4}},
+     "train_micro_batch_size_per_gp: unknown key .* did you mean 'train_micro_batch_size_per_gpu'"),
     ({"stage": 2, "overlap_com": True}, "zero_optimization.overlap_com: unknown key"),
     ({"stage": 2, "reduce_bucket_size": "auto", "contiguous_gradients": True}, None),
 ])
 def test_deepspeed_json_checked_before_loading(tmp_path, tiny_data, zero, message):
     ds = tmp_path / "ds.json"
-    ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": "auto", "zero_optimization": zero}))
+    top = zero.pop("_top", {})
+    ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": "auto", "zero_optimization": zero, "wandb": {}, **top}))
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}",
                                                                  f"tasks.0.train={tiny_data / 'color/train.json'}",
                                                                  f"tasks.0.test={tiny_data / 'color/test.jsonl'}"])
@@ -132,3 +135,20 @@ def test_damaged_run_files_are_one_line(tmp_path):
     (ckpt / "config.json").write_text("{}")
     (ckpt / "model.safetensors").write_bytes(b"weight")
     assert "model.safetensors is truncated or changed" in damage(ckpt)
+
+
+@pytest.mark.slow
+def test_a_damaged_task_checkpoint_stops_the_resume_and_overwrite_starts_over(tmp_path, tiny_data):
+    one = tiny_recipe(tmp_path, tiny_data, "state", tasks=("color",), optim__max_steps=2)
+    assert run_launcher(["bash", "launch/train.sh", str(one)]).returncode == 0
+    out = tmp_path / "state"
+    (out / "task_01_color" / "config.json").unlink()
+    two = tiny_recipe(tmp_path, tiny_data, "state", tasks=("color", "shape"), optim__max_steps=2)
+    proc = run_launcher(["bash", "launch/train.sh", str(two)])
+    assert proc.returncode == 2
+    assert "its checkpoint is damaged" in proc.stderr.strip().splitlines()[-1] and "config.json" in proc.stderr
+    stale = out / "checkpoints" / "task_01_color" / "step_000001"
+    stale.mkdir(parents=True)
+    proc = run_launcher(["bash", "launch/train.sh", str(two), "overwrite=true"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not stale.exists() and len(json.loads((out / "metrics.json").read_text())["matrix"]) == 2

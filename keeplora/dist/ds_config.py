@@ -13,7 +13,29 @@ from pathlib import Path
 
 from ..config import Recipe, RecipeError
 
-__all__ = ["build_ds_config", "check_precision", "check_zero_block"]
+__all__ = ["build_ds_config", "check_precision", "check_zero_block", "misspelt_keys"]
+
+# top-level blocks defined outside ``deepspeed.runtime.constants`` (whose string constants name the rest)
+_BLOCKS = {"zero_optimization", "flops_profiler", "activation_checkpointing", "tensorboard", "wandb", "comms_logger",
+           "aio", "csv_monitor", "compile", "sparse_gradients", "amp", "elasticity", "autotuning", "nebula",
+           "data_efficiency", "compression_training", "curriculum_learning", "pipeline", "sparse_attention",
+           "quantize_training", "weight_quantization", "hybrid_engine", "eigenvalue", "progressive_layer_drop"}
+
+
+def misspelt_keys(cfg: dict, source: str) -> list[str]:
+    """One line for each top-level key that DeepSpeed would silently ignore but that is one typo away from a
+    key it reads (``train_micro_batch_size_per_gp``); a key unlike any known one is left alone (plugins)."""
+    import difflib
+
+    import deepspeed.runtime.constants as constants
+    known = _BLOCKS | {v for k, v in vars(constants).items() if k.isupper() and isinstance(v, str)}
+    out = []
+    for key in cfg:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
+            if close:
+                out.append(f"{source}: {key}: unknown key (DeepSpeed would ignore it); did you mean {close[0]!r}?")
+    return out
 
 log = logging.getLogger(__name__)
 
