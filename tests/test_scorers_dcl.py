@@ -26,7 +26,7 @@ def test_dcl_edge_cases_as_mcitlib_scores_them():
     for name in ("dcl_pvqa", "dcl_finvis", "dcl_sci", "dcl_mapqa", "dcl_mapqa_states", "dcl_ai2d"):
         assert score(name, "Unanswerable: yes", ["yes"]) == 0.0            # every evaluator: wrong, still counted
     assert score("dcl_pvqa", "unanswerable, but yes", ["yes"]) == 1.0       # the check is case-sensitive
-    assert score("dcl_sci", "b ", ["B"]) == 0.0 and score("dcl_sci", "B", ["b"]) == 1.0     # nothing stripped
+    assert score("dcl_sci", " b\n", ["B"]) == 1.0 and score("dcl_sci", "b", ["B "]) == 0.0    # model_vqa strips
     assert score("dcl_finvis", "A. ", ["a"]) == 1.0
     states = "alabama, texas, ohio"
     assert score("dcl_mapqa_states", "alabama, texas, ohio", [states]) == 1.0

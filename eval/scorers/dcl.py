@@ -50,12 +50,13 @@ def dcl_finvis(prediction: str, answers: Sequence[str]) -> float:
 
 @register_scorer("dcl_sci", layout="llava")
 def dcl_sci(prediction: str, answers: Sequence[str]) -> float:
-    """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-cased exact match, nothing stripped.
+    """Sci domain, AI2D / TQA / VQA / SciVerse items (``eval_sci.py``): lower-cased exact match of the answer
+    with the prediction as LLaVA's ``model_vqa`` writes it (``outputs.strip()``); the answer is not stripped.
 
     MapQA items carry their own scorer in the test file (``dcl_mapqa_states`` / ``dcl_mapqa``)."""
     if _unanswerable(prediction):
         return 0.0
-    return float(any(prediction.lower() == a.lower() for a in answers))
+    return float(any(prediction.strip().lower() == a.lower() for a in answers))
 
 
 @register_scorer("dcl_mapqa_states", layout="llava")
