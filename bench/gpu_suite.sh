@@ -6,10 +6,12 @@
 #   task_start  bench/task_start.py on a scaled-up LLaVA-architecture config (sketch vs exact task start, CUDA peak);
 #   zero2       bench/zero2_overhead.py in bf16 (trainable-A projection hook cost and leak);
 #   clip        recipes/tiny_mtil.yaml (the CLIP track's twin) in bf16 and fp32 through the launcher; needs
-#               data/tiny_mtil built beforehand (python -m data_prep.tiny_mtil: Debian package images).
+#               data/tiny_mtil built beforehand (python -m data_prep.tiny_mtil: Debian package images);
+#   protect     (not in the default list) bench/growth_coverage.py and bench/merge_precision.py on the host's
+#               cores; the video step's diagnostics.json already carries the bf16 merge record's figures.
 # Usage: bash bench/gpu_suite.sh OUT_DIR [STEP ...]   (default: every step; writes OUT_DIR/gpu_suite.log + metrics)
 set -uo pipefail
-out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip]}
+out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip protect]}
 shift
 steps=${*:-core video task_start zero2 clip}
 mkdir -p "$out"
@@ -42,6 +44,8 @@ PY
                --micro 8 --seq 256 --steps 10 --blocks 6; echo "zero2_overhead rc=$?" ;;
       clip) run_tiny tiny_mtil_bf16 240 recipes/tiny_mtil.yaml model.dtype=bfloat16
             run_tiny tiny_mtil_fp32 240 recipes/tiny_mtil.yaml ;;
+      protect) timeout 300 python bench/growth_coverage.py; echo "growth_coverage rc=$?"
+               timeout 300 python bench/merge_precision.py; echo "merge_precision rc=$?" ;;
       *) echo "unknown step $step" ;;
     esac
   done
