@@ -19,17 +19,24 @@ def _hint(recipe: Recipe) -> str:
     return f" — create it with: {recipe.data.prepare}" if recipe.data.prepare else ""
 
 
+def _entries(recipe: Recipe) -> Iterator[tuple[str, object, tuple[str, ...]]]:
+    """Every task and general-suite entry with its recipe key and the data files it names."""
+    for i, task in enumerate(recipe.tasks):
+        yield f"tasks[{i}]", task, ("train", "test")
+    for i, task in enumerate(recipe.general):
+        yield f"general[{i}]", task, ("test",)
+
+
 def _task_files(recipe: Recipe, base: Path) -> Iterator[str]:
     hint = _hint(recipe)
-    for i, task in enumerate([*recipe.tasks, *recipe.general]):
-        where = f"tasks[{i}]" if i < len(recipe.tasks) else f"general[{i - len(recipe.tasks)}]"
+    for where, task, keys in _entries(recipe):
         if task.media_root and not resolve_path(task.media_root, base).is_dir():
             then = f", then run: {recipe.data.prepare}" if recipe.data.prepare else ""
             yield (f"{where}.media_root ({task.name}): dataset folder {resolve_path(task.media_root, base)} "
                    f"not found; download the dataset there{then}")
         if task.classes and not resolve_path(task.classes, base).is_file():
             yield f"{where}.classes ({task.name}): file {resolve_path(task.classes, base)} not found{hint}"
-        for key in ("train", "test") if i < len(recipe.tasks) else ("test",):
+        for key in keys:
             p = resolve_path(getattr(task, key), base)
             if not p.is_file():
                 yield f"{where}.{key} ({task.name}): file {p} not found{hint}"
@@ -43,14 +50,14 @@ def _task_contents(recipe: Recipe, base: Path) -> Iterator[str]:
     from eval.scorers import check_scorer
 
     from .data import read_test_file, read_train_file
-    for i, task in enumerate([*recipe.tasks, *recipe.general]):
-        where = f"tasks[{i}]" if i < len(recipe.tasks) else f"general[{i - len(recipe.tasks)}]"
+    readers = {"train": read_train_file, "test": read_test_file}
+    for where, task, keys in _entries(recipe):
         media_root = resolve_path(task.media_root, base) if task.media_root else None
         if media_root is not None and not media_root.is_dir():
             continue                                      # reported once by _task_files, not per sample
-        for key, read in (("train", read_train_file), ("test", read_test_file)):
-            path = getattr(task, key, None)
-            if path is None or not resolve_path(path, base).is_file():
+        for key in keys:
+            path, read = getattr(task, key), readers[key]
+            if not resolve_path(path, base).is_file():
                 continue
             try:
                 samples = read(resolve_path(path, base), media_root, task.name)

@@ -86,16 +86,16 @@ def _train(recipe) -> int:
     _quiet_logs(info.rank)
     lock = None
     try:
-        check_precision(recipe.model.dtype, info.on_cpu)        # before any model is loaded
-        lock = _lock(recipe, info.rank)
-        ContinualTrainer(recipe, info).run()
+        try:
+            check_precision(recipe.model.dtype, info.on_cpu)    # before any model is loaded
+            lock = _lock(recipe, info.rank)
+            ContinualTrainer(recipe, info).run()
+        finally:
+            if lock is not None:
+                lock.release()
     except BaseException:
-        if lock is not None:
-            lock.release()
         shutdown(barrier=False)
         raise
-    if lock is not None:
-        lock.release()
     shutdown()
     return 0
 

@@ -262,7 +262,8 @@ def chunk_layers(sizes: dict[str, int], budget: int | None) -> list[list[str]]:
 def passes(model: nn.Module, layers: dict[str, nn.Linear], batches: Callable[[], Iterable[dict]],
            forward: Forward, make: Callable[[], Accumulator], budget: int | None) -> Iterator[tuple[str, Any]]:
     """Yield ``(layer, result)`` pass by pass, each pass holding at most ``budget`` bytes of state."""
-    sizes = {n: make().layer_bytes(layer) for n, layer in layers.items()}
+    probe = make()
+    sizes = {n: probe.layer_bytes(layer) for n, layer in layers.items()}
     for chunk in chunk_layers(sizes, budget):
         yield from accumulate(model, {n: layers[n] for n in chunk}, batches(), forward, make()).items()
 

@@ -55,10 +55,6 @@ class MergeRecord:
         down = torch.cat([p[name][1] for p in parts], dim=0).to(device)
         return up @ down
 
-    def exact(self, name: str, device: torch.device | str = "cpu") -> torch.Tensor:
-        """``W0 + Σ ΔW`` in fp32 (fp32 rounding of the sum: compare changes through ``delta`` instead)."""
-        return self.base[name].to(device, torch.float32) + self.delta(name, device=device)
-
     @torch.no_grad()
     def apply(self, layers: dict[str, nn.Linear], bases: dict[str, torch.Tensor | None]) -> dict[str, dict]:
         """Set every working weight to the record rounded once; returns per-module merge diagnostics.
