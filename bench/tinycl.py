@@ -26,7 +26,18 @@ from pathlib import Path
 
 import yaml
 
+from eval.report import write_report
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reference(energy: float, samples: int = 1200) -> str:
+    """``subspace.reference`` override: the TinyCL-VL base's own general mixture at ``energy``."""
+    files = ", ".join(f"data/tinycl/general/{skill}/train.json"
+                      for skill in ("shapes", "digits", "clipart", "fashion", "letters", "video_color"))
+    return f"subspace.reference={{train: [{files}], samples: {samples}, energy: {energy}}}"
+
+
 # method name -> recipe overrides (the ablations are KeepLoRA++ with one switch changed)
 VARIANTS = {
     "seq_lora": ["method.name=seq_lora"],
@@ -50,9 +61,10 @@ VARIANTS = {
     "exact_grad": ["method.name=keeplora_pp", "subspace.gradient=exact"],
     "exact_features": ["method.name=keeplora_pp", "subspace.gradient=exact", "subspace.growth=features"],
     # the base's general mixture (1,200 evenly spaced of its 7,200 training samples) protected from step 0
-    "keeplora_pp_ref": ["method.name=keeplora_pp", "subspace.reference={train: [" + ", ".join(
-        f"data/tinycl/general/{skill}/train.json" for skill in
-        ("shapes", "digits", "clipart", "fashion", "letters", "video_color")) + "], samples: 1200, energy: 0.99}"],
+    "keeplora_pp_ref": ["method.name=keeplora_pp", _reference(0.99)],
+    "ref_0.9": ["method.name=keeplora_pp", _reference(0.9)],
+    "ref_features": ["method.name=keeplora_pp", _reference(0.99), "subspace.growth=features"],
+    "frozen_projector": ["method.name=keeplora_pp", "optim.projector_lr=null"],
 }
 COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
 MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"
@@ -249,14 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
     plots = plot(cells, out)
+    # the first cell of every method side by side: matrices and general suite after every task, one figure
+    report = write_report([cs[0] for cs in cells.values()], out / "report")
     text = (f"### TinyCL-VL: `{args.recipe}`\n\n`{command}` — {time.strftime('%Y-%m-%d')}, "
             f"{platform.machine()}, {os.cpu_count()} cores, wall {wall / 60:.1f} min for this call "
             f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
             + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary))
-            + f"\nPlot: `{os.path.relpath(plots[0], ROOT)}` (not committed; rerun the command).\n\n")
+            + f"\nPlots: `{os.path.relpath(plots[0], ROOT)}`, `{os.path.relpath(report.parent / 'compare.png', ROOT)}` "
+            f"(not committed; rerun the command).\n\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "table.md").write_text(text)
     print(text)
+    print(report.read_text().split("\n## ")[0].replace("](compare.png)", f"]({report.parent / 'compare.png'})"))
     if args.write_benchmarks:
         write_benchmarks(text)
     return 0

@@ -6,8 +6,11 @@ KeepLoRA's premise is that a pretrained model's principal weight directions hold
 a random-init model has none to lose, so the continual-learning runs start from this checkpoint. Every
 weight trains here (vision tower, projector, decoder) on the general-suite mixture of
 ``data_prep.tinycl``; the continual recipes then freeze it as LLaVA freezes CLIP. The checkpoint is a
-plain transformers folder (byte-level tokenizer and chat template included) with ``base_info.json``:
-the config, steps, wall time and held-out general-suite scores. An existing matching checkpoint is reused.
+plain transformers folder (tokenizer and chat template included) with ``base_info.json``: the config,
+steps, wall time and held-out general-suite scores. An existing matching checkpoint is reused.
+
+The tokenizer (version 3) is a byte-level BPE of ``VOCAB_SIZE`` tokens trained on the benchmark's own
+training text, so that answers are words of one or two tokens as in a real VLM, not spelled byte by byte.
 """
 from __future__ import annotations
 
@@ -29,6 +32,18 @@ __all__ = ["build_base", "BASE_MODEL"]
 BASE_MODEL = {"family": "video_llava", "num_frames": 4,
               "tiny": {"hidden_size": 128, "num_layers": 6, "vision_hidden_size": 64, "vision_layers": 3,
                        "initializer_range": 0.02}}
+VOCAB_SIZE = 1024
+
+
+def _corpus(data: Path) -> list[str]:
+    """Every turn of every training file (general mixture and tasks), media placeholders removed."""
+    texts = []
+    for path in sorted(data.glob("*/*/train.json")):
+        for sample in json.loads(path.read_text()):
+            texts += [t["value"].replace("<image>", "").replace("<video>", "") for t in sample["conversations"]]
+    if not texts:
+        raise SystemExit(f"error: no training text under {data}: run `python -m data_prep.tinycl --out {data}` first")
+    return texts
 
 
 def _general_files(data: Path, split: str) -> dict[str, Path]:
@@ -111,18 +126,23 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
     from keeplora.config import ModelCfg
     from keeplora.data.batching import Encoder
     from keeplora.models import get_adapter
+    from keeplora.models.tokenizer import train_bpe_tokenizer
     data = Path(data)
     out = Path(out) if out else data / "base"
     manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
-    general = {k: v["sha256"] for k, v in manifest.get("tasks", {}).items() if k.startswith("general/")}
-    # the base depends on the general suite only: a redesigned continual task does not retrain it
-    key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "general": general}
+    files = {k: v["sha256"] for k, v in manifest.get("tasks", {}).items()}
+    # the weights learn the general suite only; the tokenizer is trained on every file's text
+    key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "files": files,
+           "tokenizer": {"bpe_vocab": VOCAB_SIZE}}
     info_file = out / "base_info.json"
     if info_file.is_file() and not force and json.loads(info_file.read_text()).get("key") == key:
         return json.loads(info_file.read_text())
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    train_bpe_tokenizer(_corpus(data), VOCAB_SIZE).save_pretrained(tmp / "tokenizer")
     torch.manual_seed(seed)
     random.seed(seed)
-    cfg = ModelCfg(**BASE_MODEL)
+    cfg = ModelCfg(**BASE_MODEL, tokenizer=str(tmp / "tokenizer"))
     adapter = get_adapter(cfg.family)
     loaded = adapter.load(cfg, seed=seed)
     encoder = Encoder(adapter, loaded, cfg, 1024)
@@ -132,8 +152,7 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
     info = {"key": key, "final_loss": round(loss, 4), "wall_s": round(time.perf_counter() - start, 1),
             "general_after": after,
             "params": sum(p.numel() for p in loaded.model.parameters())}
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp / "tokenizer")
     loaded.model.save_pretrained(tmp, safe_serialization=True)
     loaded.tokenizer.save_pretrained(tmp)
     (tmp / "base_info.json").write_text(json.dumps(info, indent=1))

@@ -1,5 +1,6 @@
-"""Report of one or more runs: ``report.md`` with the metrics side by side, an accuracy-matrix heatmap and
-per-task curves for each run.
+"""Report of one or more runs: ``report.md`` with the metrics and the general suite after every task side
+by side, ``compare.png`` (every run's accuracy matrix and all general-suite curves in one figure), and an
+accuracy-matrix heatmap and per-task curves for each run.
 
     python -m eval.report runs/tiny_seq_lora runs/smoke_image_seq --out runs/report
 
@@ -31,22 +32,79 @@ def _load(run: Path) -> dict:
     return data
 
 
+def _stages(data: dict) -> tuple[list[list[float]], list[str]]:
+    """The accuracy matrix with its zero-shot row first, and each row's label."""
+    rows = ([data["zero_shot"]] if data.get("zero_shot") else []) + data["matrix"]
+    done = data["tasks"][:len(data["matrix"])]
+    labels = (["zero-shot"] if data.get("zero_shot") else []) + [f"after {t}" for t in done]
+    return rows, labels
+
+
+def _general_means(data: dict) -> list[tuple[int, float]]:
+    """(stage index, general-suite mean) at every stage the run scored it."""
+    general, (_, labels) = data.get("general", {}), _stages(data)
+    return [(i, sum(general[lab].values()) / len(general[lab])) for i, lab in enumerate(labels) if general.get(lab)]
+
+
+def _heatmap(ax, data: dict, title: str, row_labels: bool = True):
+    rows, labels = _stages(data)
+    im = ax.imshow(rows, vmin=0, vmax=100, cmap="viridis")
+    ax.set_xticks(range(len(data["tasks"])), data["tasks"], rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), labels if row_labels else [])
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            ax.text(j, i, f"{v:.0f}", ha="center", va="center", color="w" if v < 60 else "k", fontsize=8)
+    ax.set_title(title)
+    return im
+
+
+def _compare_plot(loaded: dict[str, dict], out: Path) -> str:
+    """One figure for the comparison a user runs this for: each run's R[i][j], then the general suites."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n, width = len(loaded), max(len(d["tasks"]) for d in loaded.values())
+    fig, axes = plt.subplots(1, n + 1, figsize=(n * (1.6 + 0.8 * width) + 5, 1.8 + 0.45 * (width + 1)))
+    for k, (ax, (name, data)) in enumerate(zip(axes, loaded.items())):
+        im = _heatmap(ax, data, f"{name}: R[i][j]", row_labels=k == 0)
+    fig.colorbar(im, ax=list(axes[:n]), label="score (%)", shrink=0.8)
+    ax = axes[n]
+    curves = {name: _general_means(data) for name, data in loaded.items()}
+    for name, points in curves.items():
+        if points:
+            ax.plot(*zip(*points), marker="o", label=name)
+    ax.set(xlabel="stage (0 = before the first task)", ylabel="general suite mean (%)", ylim=(0, 100),
+           title="General suite after every task" if any(curves.values()) else "no general suite in these runs")
+    if any(curves.values()):
+        ax.legend(fontsize=7)
+    fig.savefig(out / "compare.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "compare.png"
+
+
+def _general_table(loaded: dict[str, dict]) -> list[str]:
+    """The general-suite mean at every stage, one row per run (blank where a run has no general suite)."""
+    rows = {name: _general_means(d) for name, d in loaded.items()}
+    stages = max((i for pts in rows.values() for i, _ in pts), default=-1) + 1
+    if not stages:
+        return []
+    lines = ["", "General suite (mean %) at each stage — 0 is before the first task:", "",
+             "| run | " + " | ".join(str(i) for i in range(stages)) + " |", "|---|" + "---|" * stages]
+    for name, pts in rows.items():
+        got = dict(pts)
+        lines.append(f"| {name} | " + " | ".join(f"{got[i]:.1f}" if i in got else "-" for i in range(stages)) + " |")
+    return lines
+
+
 def _plots(name: str, data: dict, out: Path) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    tasks, matrix = data["tasks"], data["matrix"]
-    rows = ([data["zero_shot"]] if data.get("zero_shot") else []) + matrix
-    labels = (["zero-shot"] if data.get("zero_shot") else []) + [f"after {t}" for t in tasks[:len(matrix)]]
+    tasks = data["tasks"]
+    rows, labels = _stages(data)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(tasks), 1 + 0.5 * len(rows)))
-    im = ax.imshow(rows, vmin=0, vmax=100, cmap="viridis")
-    ax.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right")
-    ax.set_yticks(range(len(rows)), labels)
-    for i, row in enumerate(rows):
-        for j, v in enumerate(row):
-            ax.text(j, i, f"{v:.0f}", ha="center", va="center", color="w" if v < 60 else "k", fontsize=8)
+    im = _heatmap(ax, data, f"{name}: R[i][j]")
     fig.colorbar(im, ax=ax, label="score (%)")
-    ax.set_title(f"{name}: R[i][j]")
     fig.tight_layout()
     heat = f"{name}_matrix.png"
     fig.savefig(out / heat, dpi=120)
@@ -54,11 +112,9 @@ def _plots(name: str, data: dict, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for j, task in enumerate(tasks):
         ax.plot(range(len(rows)), [r[j] for r in rows], marker="o", label=task)
-    general = data.get("general", {})
-    if general:                                   # the held-out general suite, at the same stages
-        xs = [i for i, label in enumerate(labels) if label in general]
-        ax.plot(xs, [sum(general[labels[i]].values()) / len(general[labels[i]]) for i in xs], "k--", marker="s",
-                label="general suite (mean)")
+    points = _general_means(data)
+    if points:                                    # the held-out general suite, at the same stages
+        ax.plot(*zip(*points), "k--", marker="s", label="general suite (mean)")
     ax.set_xticks(range(len(rows)), labels, rotation=45, ha="right")
     ax.set_ylabel("score (%)")
     ax.legend(fontsize=7)
@@ -93,6 +149,8 @@ def write_report(runs: list[Path], out: Path) -> Path:
         m = data["metrics"]
         cells = ["-" if m.get(k) is None else f"{m[k]:.2f}" for k in _ORDER]
         lines.append(f"| {name} | {len(data['matrix'])}/{len(data['tasks'])} | " + " | ".join(cells) + " |")
+    lines += _general_table(loaded)
+    lines += ["", f"![comparison]({_compare_plot(loaded, out)})"]
     for i, (name, data) in enumerate(loaded.items()):
         lines += ["", f"## {name}", ""]
         lines += [f"* **{task}**: {note}" for task, note in data.get("notes", {}).items()]

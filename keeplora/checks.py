@@ -80,6 +80,9 @@ def _model(recipe: Recipe, base: Path) -> Iterator[str]:
     if looks_local and not resolve_path(name, base).exists():
         yield (f"model.name_or_path: local checkpoint {resolve_path(name, base)} not found "
                f"(hub ids have the form org/name){_hint(recipe)}")
+    tok = recipe.model.tokenizer
+    if tok and not name and not resolve_path(tok, base).is_dir():
+        yield f"model.tokenizer: folder {resolve_path(tok, base)} not found (a saved tokenizer, or null for byte-level)"
     from .methods import METHODS
     from .models import get_adapter
     try:

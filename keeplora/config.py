@@ -31,6 +31,8 @@ class ModelCfg(_Strict):
     """Hub id or local directory of the checkpoint; ``null`` builds the family's tiny random config."""
     tiny: dict = Field(default_factory=dict)
     """Overrides of the tiny random config (used only when ``name_or_path`` is null)."""
+    tokenizer: Optional[str] = None
+    """Tokenizer folder for the tiny random config (only when ``name_or_path`` is null); null = byte-level."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Training/eval precision; fp16 is refused on CPU."""
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "sdpa"

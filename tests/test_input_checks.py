@@ -76,3 +76,9 @@ def test_dry_run_lists_every_problem_and_a_run_stops_on_the_first(tmp_path, tiny
     assert len(lines) == 4
     with pytest.raises(RecipeError, match=r"\(\+3 more problem\(s\): dry_run=true lists them all\)$"):
         check_files(recipe.model_copy(update={"dry_run": False}), tmp_path)
+
+
+def test_missing_tiny_tokenizer_folder_is_named(tmp_path, tiny_data):
+    recipe = _recipe(tmp_path, tiny_data, "model.tokenizer=data/bpe_tok")
+    with pytest.raises(RecipeError, match=r"model.tokenizer: folder .*data/bpe_tok not found"):
+        check_files(recipe, tmp_path)

@@ -19,7 +19,7 @@ from ..config import ModelCfg
 from ..errors import UserError
 from .chat import LLAVA_TINY_TEMPLATE, checkpoint_file, load_chat_template
 from .media import MediaProcessor
-from .tokenizer import tiny_tokenizer
+from .tokenizer import load_tiny_tokenizer
 
 __all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter", "MediaItem", "DTYPES"]
 
@@ -165,7 +165,7 @@ class LlavaFamilyAdapter(ModelAdapter):
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
         dtype = DTYPES[cfg.dtype]
         if cfg.name_or_path is None:
-            tokenizer = tiny_tokenizer()
+            tokenizer = load_tiny_tokenizer(cfg.tokenizer)
             torch.manual_seed(seed)
             config = self.tiny_config(tokenizer, **cfg.tiny)
             config._attn_implementation = cfg.attn_implementation

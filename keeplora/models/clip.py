@@ -21,7 +21,7 @@ from ..config import ModelCfg, RecipeError
 from . import register_model
 from .base import DTYPES, LoadedModel, MediaItem, ModelAdapter, _processor_stats
 from .media import MediaProcessor
-from .tokenizer import tiny_tokenizer
+from .tokenizer import load_tiny_tokenizer
 
 __all__ = ["ClipTaskClassifier", "ClipAdapter"]
 
@@ -115,7 +115,7 @@ class ClipAdapter(ModelAdapter):
     def load(self, cfg: ModelCfg, seed: int = 0) -> LoadedModel:
         dtype = DTYPES[cfg.dtype]
         if cfg.name_or_path is None:
-            tokenizer = tiny_tokenizer()
+            tokenizer = load_tiny_tokenizer(cfg.tokenizer)
             tokenizer.add_special_tokens({"eos_token": EOT})     # id ≠ 2: CLIP pools at the EOS id, not argmax
             torch.manual_seed(seed)
             config = self.tiny_config(tokenizer, **cfg.tiny)
