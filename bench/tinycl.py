@@ -125,14 +125,17 @@ def _diagnostics(cell: Path) -> dict:
     path = cell / "diagnostics.json"
     if not path.is_file():
         return {}
-    per_layer, leaks = {}, []
+    per_layer, relative, leaks = {}, {}, []
     for modules in json.loads(path.read_text()).values():
         for d in modules.values():
             per_layer.setdefault(d["layer"], []).append(d["norm"])
+            relative.setdefault(d["layer"], []).append(d.get("relative"))
             if d.get("leak") is not None:                  # methods without a protected basis have none
                 leaks.append(d["leak"])
     means = {k: statistics.fmean(v) for k, v in per_layer.items()}
     out = {"depth_ratio": means[max(means)] / means[min(means)] if means[min(means)] else None}
+    # ‖ΔW‖/‖W‖ of one task's merged update, per layer (mean over tasks and modules): how far a task moves weights
+    out.update({f"relative_l{k}": statistics.fmean(v) for k, v in sorted(relative.items()) if None not in v})
     if leaks:
         out["leak"] = max(leaks)
     return out
@@ -175,6 +178,18 @@ def table(summary: dict[str, dict]) -> str:
         cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), _fmt(agg.get("minutes"))]
         rows.append(f"| {method} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
+
+
+def relative_table(summary: dict[str, dict]) -> str:
+    """Mean ‖ΔW‖/‖W‖ of one task's update at each decoder layer, shallowest first."""
+    layers = sorted({int(k[len("relative_l"):]) for agg in summary.values() for k in agg if k.startswith("relative_l")})
+    if not layers:
+        return ""
+    rows = [f"| {m} | " + " | ".join(_fmt(agg.get(f"relative_l{i}"), 3) for i in layers) + " |"
+            for m, agg in summary.items()]
+    return ("\nPer task, ‖ΔW‖/‖W‖ of the merged update by layer (mean over tasks, modules and cells):\n\n"
+            "| method | " + " | ".join(f"layer {i}" for i in layers) + " |\n|---|" + "---|" * len(layers) + "\n"
+            + "\n".join(rows) + "\n")
 
 
 def verdicts(summary: dict[str, dict]) -> list[str]:
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"### TinyCL-VL: `{args.recipe}`\n\n`{command}` — {time.strftime('%Y-%m-%d')}, "
             f"{platform.machine()}, {os.cpu_count()} cores, wall {wall / 60:.1f} min for this call "
             f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
-            + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary))
+            + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary)) + relative_table(summary)
             + f"\nPlots: `{os.path.relpath(plots[0], ROOT)}`, `{os.path.relpath(report.parent / 'compare.png', ROOT)}` "
             f"(not committed; rerun the command).\n\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

