@@ -22,8 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_prep.tiny_synth import build  # noqa: E402
 from eval.harness import predict  # noqa: E402
 from keeplora.config import load_recipe  # noqa: E402
-from keeplora.data import Encoder, read_test_file  # noqa: E402
-from keeplora.models import get_adapter  # noqa: E402
+from keeplora.data import read_test_file  # noqa: E402
+from keeplora.models import (
+    Encoder,
+    get_adapter,  # noqa: E402
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

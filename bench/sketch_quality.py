@@ -28,8 +28,8 @@ def main() -> None:
     from data_prep.tiny_synth import build
     from keeplora.config import load_recipe
     from keeplora.core import principal_basis, residual_init, residual_init_from_sketch
-    from keeplora.data import Encoder, collate_train, read_train_file
-    from keeplora.models import get_adapter
+    from keeplora.data import collate_train, read_train_file
+    from keeplora.models import Encoder, get_adapter
     from keeplora.statistics import mean_gradients, sketch_gradients
     ap = argparse.ArgumentParser()
     for name, default in (("samples", 64), ("rank", 8), ("k", 16), ("batch", 4)):

@@ -130,8 +130,7 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
                batch: int = 16, lr: float = 1e-3, seed: int = 0, force: bool = False) -> dict:
     """Train (or reuse) the base checkpoint; returns its ``base_info.json``."""
     from keeplora.config import ModelCfg
-    from keeplora.data.batching import Encoder
-    from keeplora.models import get_adapter
+    from keeplora.models import Encoder, get_adapter
     from keeplora.models.tokenizer import train_bpe_tokenizer
     data = Path(data)
     out = Path(out) if out else data / "base"

@@ -136,8 +136,7 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
                     force: bool = False) -> dict:
     """Assemble, align (projector only) and save the base; returns its ``real_info.json``."""
     from keeplora.config import ModelCfg
-    from keeplora.data.batching import Encoder
-    from keeplora.models import get_adapter
+    from keeplora.models import Encoder, get_adapter
 
     from .tinycl_base import general_scores, train_on_general
     data = Path(data)

@@ -11,7 +11,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from eval.scorers import TaskScore, score_task
-from keeplora.data import EncodedDataset, Encoder, Sample
+from keeplora.data import EncodedDataset, Sample
+from keeplora.models import Encoder
 
 __all__ = ["predict", "evaluate_task", "with_sample_scorers"]
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from keeplora.config import load_recipe
-from keeplora.data import Encoder, collate_train, read_train_file
+from keeplora.data import collate_train, read_train_file
 from keeplora.lora import inject_lora, lora_modules, merge_lora
 from keeplora.methods import get_method
-from keeplora.models import get_adapter
+from keeplora.models import Encoder, get_adapter
 from keeplora.testing import local_context
 
 from .conftest import ROOT, run_launcher, tiny_recipe

@@ -1,8 +1,8 @@
 """Conversation rendering: chat-template and format-string paths, exact answer masks, end tokens."""
 import pytest
 
+from keeplora.data.chat import LLAVA_TINY_TEMPLATE, QWEN_TINY_TEMPLATE, conversation_segments
 from keeplora.errors import UserError
-from keeplora.models.chat import LLAVA_TINY_TEMPLATE, QWEN_TINY_TEMPLATE, conversation_segments
 from keeplora.models.tokenizer import tiny_tokenizer
 
 # llava-hf's llava-1.5 chat template (images first, then text; the answer ends with a space, no </s>).

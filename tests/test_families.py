@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from keeplora.config import load_recipe
-from keeplora.data import DataError, Encoder, Sample
-from keeplora.models import get_adapter
-from keeplora.models.media import read_video_frames, sample_indices
+from keeplora.data import DataError, Sample
+from keeplora.data.media import read_video_frames, sample_indices
+from keeplora.models import Encoder, get_adapter
 
 from .conftest import ROOT
 

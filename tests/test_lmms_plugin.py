@@ -23,8 +23,7 @@ def test_until_cuts_at_the_first_stop_string():
 
 def test_pil_images_go_through_the_dataset_path(tmp_path):
     from keeplora.config import load_recipe
-    from keeplora.data import Encoder
-    from keeplora.models import get_adapter
+    from keeplora.models import Encoder, get_adapter
 
     from .conftest import ROOT
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml")

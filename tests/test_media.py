@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from data_prep.tiny_synth import write_clip
-from keeplora.models.media import MediaError, MediaProcessor, read_video_frames, sample_indices
+from keeplora.data.media import MediaError, MediaProcessor, read_video_frames, sample_indices
 
 
 def test_uniform_indices():

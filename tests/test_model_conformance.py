@@ -14,10 +14,10 @@ from data_prep.tiny_synth import write_clip
 from eval.harness import predict
 from keeplora.config import load_recipe
 from keeplora.core import MergeRecord
-from keeplora.data import Encoder, Sample, collate_train
+from keeplora.data import Sample, collate_train
 from keeplora.lora import inject_lora, merge_into_record
 from keeplora.methods import get_method
-from keeplora.models import MODELS, get_adapter
+from keeplora.models import MODELS, Encoder, get_adapter
 from keeplora.testing import local_context
 
 from .conftest import ROOT

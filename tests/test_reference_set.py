@@ -7,10 +7,10 @@ import torch
 
 from keeplora.config import load_recipe
 from keeplora.core import MergeRecord, covariance_root, grow_basis, principal_basis
-from keeplora.data import Encoder, collate_train, read_train_file
+from keeplora.data import collate_train, read_train_file
 from keeplora.lora import inject_lora, merge_into_record
 from keeplora.methods import get_method
-from keeplora.models import get_adapter
+from keeplora.models import Encoder, get_adapter
 from keeplora.reference import read_reference
 from keeplora.statistics import input_covariances
 from keeplora.testing import local_context

@@ -4,8 +4,8 @@ import torch
 
 from keeplora.config import load_recipe
 from keeplora.core import grow_basis, grow_basis_from_sketch, principal_basis
-from keeplora.data import Encoder, collate_train, read_train_file
-from keeplora.models import get_adapter
+from keeplora.data import collate_train, read_train_file
+from keeplora.models import Encoder, get_adapter
 from keeplora.statistics import GradientMean, chunk_layers, mean_gradients, sketch_gradients, subset_indices
 
 from .conftest import ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PIL import Image
 
 from keeplora.data import Sample
-from keeplora.models.chat import PLACEHOLDER
+from keeplora.data.chat import PLACEHOLDER
 
 __all__ = ["request_sample", "cut_at"]
 

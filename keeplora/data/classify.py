@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ..models.media import MediaError
 from .batching import _pad, to_device
+from .media import MediaError
 from .records import DataError, Sample
 
 __all__ = ["ClassSet", "read_class_set", "ClassEncoder", "MERGED"]

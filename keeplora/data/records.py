@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..models.chat import PLACEHOLDER
+from .chat import PLACEHOLDER
 
 __all__ = ["Sample", "DataError", "read_train_file", "read_test_file", "PLACEHOLDER"]
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from ..registry import Registry
 from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, ModelAdapter
+from .encoder import Encoder
 
-__all__ = ["register_model", "get_adapter", "MODELS", "ModelAdapter", "LlavaFamilyAdapter", "LoadedModel", "MediaItem"]
+__all__ = ["register_model", "get_adapter", "MODELS", "ModelAdapter", "LlavaFamilyAdapter", "LoadedModel", "MediaItem",
+           "Encoder"]
 
 MODELS: Registry[type[ModelAdapter]] = Registry("model.family", name_attr="family")
 register_model = MODELS.register          # class decorator: @register_model("llava")

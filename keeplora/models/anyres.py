@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..config import ModelCfg
+from ..data.chat import checkpoint_file
 from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
-from .chat import checkpoint_file
 
 __all__ = ["AnyresAdapter", "anyres_token_count"]
 

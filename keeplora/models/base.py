@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from ..config import ModelCfg
+from ..data.chat import LLAVA_TINY_TEMPLATE, checkpoint_file, load_chat_template
+from ..data.media import MediaProcessor
 from ..errors import UserError
-from .chat import LLAVA_TINY_TEMPLATE, checkpoint_file, load_chat_template
-from .media import MediaProcessor
 from .tokenizer import load_tiny_tokenizer
 
 __all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter", "MediaItem", "DTYPES"]
@@ -123,7 +123,7 @@ class ModelAdapter:
 
     def make_encoder(self, loaded: LoadedModel, recipe):
         """What turns the recipe's samples into this family's batches and predictions."""
-        from ..data import Encoder
+        from .encoder import Encoder
         return Encoder(self, loaded, recipe.model, recipe.data.max_length)
 
 

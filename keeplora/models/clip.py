@@ -18,9 +18,9 @@ from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
 from ..config import ModelCfg, RecipeError
+from ..data.media import MediaProcessor
 from . import register_model
 from .base import DTYPES, LoadedModel, MediaItem, ModelAdapter, _processor_stats
-from .media import MediaProcessor
 from .tokenizer import load_tiny_tokenizer
 
 __all__ = ["ClipTaskClassifier", "ClipAdapter"]

@@ -19,9 +19,9 @@ from transformers import (
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from ..config import ModelCfg
+from ..data.chat import QWEN_TINY_TEMPLATE, checkpoint_file
 from . import register_model
 from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
-from .chat import QWEN_TINY_TEMPLATE, checkpoint_file
 
 VIDEO_MAX_TOKENS = 768          # Qwen2-VL's video processor: at most 768 merged tokens per frame pair
 

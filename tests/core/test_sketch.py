@@ -89,8 +89,8 @@ def test_zero_gradient_and_reproducibility():
 def test_gradient_checkpointing_keeps_the_sketch_identical(tiny_data):
     """With checkpointing the pass runs in training mode (so it recomputes); the hooks still fire once."""
     from keeplora.config import load_recipe
-    from keeplora.data import Encoder, collate_train, read_train_file
-    from keeplora.models import get_adapter
+    from keeplora.data import collate_train, read_train_file
+    from keeplora.models import Encoder, get_adapter
     from keeplora.statistics import sketch_gradients
 
     from ..conftest import ROOT

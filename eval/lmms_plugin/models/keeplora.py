@@ -8,8 +8,7 @@ from tqdm import tqdm
 
 from eval.harness import predict
 from keeplora.config import load_recipe
-from keeplora.data import Encoder
-from keeplora.models import get_adapter
+from keeplora.models import Encoder, get_adapter
 
 from ..requests import cut_at, request_sample
 
