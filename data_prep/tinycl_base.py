@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-__all__ = ["build_base", "BASE_MODEL", "general_scores", "train_on_general"]
+__all__ = ["build_base", "BASE_MODEL", "general_scores", "train_on_general", "cached_info", "publish"]
 
 # 6 decoder layers (a visible depth ramp for layer scaling), d = 128; a 3-layer ViT on 32×32 images
 BASE_MODEL = {"family": "video_llava", "num_frames": 4,
@@ -44,6 +44,22 @@ def _corpus(data: Path) -> list[str]:
     if not texts:
         raise SystemExit(f"error: no training text under {data}: run `python -m data_prep.tinycl --out {data}` first")
     return texts
+
+
+def cached_info(out: Path, name: str, key: dict, force: bool) -> dict | None:
+    """The ``name`` info file of a built base if it was built with ``key`` (and not forced)."""
+    path = out / name
+    if path.is_file() and not force and json.loads(path.read_text()).get("key") == key:
+        return json.loads(path.read_text())
+    return None
+
+
+def publish(tmp: Path, out: Path, name: str, info: dict) -> dict:
+    """Write the info file and move the finished folder into place: a crash leaves the old base or none."""
+    (tmp / name).write_text(json.dumps(info, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return info
 
 
 def _general_files(data: Path, split: str, skills: tuple[str, ...] | None = None) -> dict[str, Path]:
@@ -139,9 +155,8 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
     # the weights learn the general suite only; the tokenizer is trained on every file's text
     key = {"model": BASE_MODEL, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "files": files,
            "tokenizer": {"bpe_vocab": VOCAB_SIZE}}
-    info_file = out / "base_info.json"
-    if info_file.is_file() and not force and json.loads(info_file.read_text()).get("key") == key:
-        return json.loads(info_file.read_text())
+    if (cached := cached_info(out, "base_info.json", key, force)) is not None:
+        return cached
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     train_bpe_tokenizer(_corpus(data), VOCAB_SIZE).save_pretrained(tmp / "tokenizer")
@@ -160,10 +175,7 @@ def build_base(data: str | Path = "data/tinycl", out: str | Path | None = None, 
     shutil.rmtree(tmp / "tokenizer")
     loaded.model.save_pretrained(tmp, safe_serialization=True)
     loaded.tokenizer.save_pretrained(tmp)
-    (tmp / "base_info.json").write_text(json.dumps(info, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
-    return info
+    return publish(tmp, out, "base_info.json", info)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,7 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
     from keeplora.config import ModelCfg
     from keeplora.models import Encoder, get_adapter
 
-    from .tinycl_base import general_scores, train_on_general
+    from .tinycl_base import cached_info, general_scores, publish, train_on_general
     data = Path(data)
     out = Path(out) if out else data / "real_base"
     tiny = json.loads((data / "base" / "base_info.json").read_text()) if (data / "base/base_info.json").is_file() \
@@ -147,9 +147,8 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
         raise SystemExit(f"error: {data / 'base'} not found: run `python -m data_prep.tinycl_base --data {data}` first")
     key = {"gguf": locate_smollm2().name, "tiny_base": tiny["key"], "steps": steps, "batch": batch, "lr": lr,
            "seed": seed, "keep": keep, "candidates": candidates, "template": CHAT_TEMPLATE}
-    info_file = out / "real_info.json"
-    if info_file.is_file() and not force and json.loads(info_file.read_text()).get("key") == key:
-        return json.loads(info_file.read_text())
+    if (cached := cached_info(out, "real_info.json", key, force)) is not None:
+        return cached
     start, tmp = time.perf_counter(), out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     _assemble(data / "base", tmp)
@@ -169,10 +168,7 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
     info = {"key": key, "final_loss": round(loss, 4), "wall_s": round(time.perf_counter() - start, 1),
             "general_after": after, "text_qa": text,
             "params": sum(p.numel() for p in loaded.model.parameters())}
-    (tmp / "real_info.json").write_text(json.dumps(info, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
-    return info
+    return publish(tmp, out, "real_info.json", info)
 
 
 def main(argv: list[str] | None = None) -> int:
