@@ -31,6 +31,7 @@ class Sample:
     media: list[tuple[str, Path]] = field(default_factory=list)   # ("image"|"video", path)
     answers: list[str] = field(default_factory=list)              # test only: all accepted answers
     scorer: str | None = None                                     # test only: overrides the task's scorer
+    system: str | None = None                                     # the sample's own system turn, if it has one
     task: str | None = None                                       # the recipe task it was read for
 
 
@@ -58,9 +59,10 @@ def _load_records(path: Path) -> list[dict]:
 
 
 def _media(rec: dict, root: Path, where: str) -> list[tuple[str, Path]]:
+    """LLaVA's ``image``/``video`` (a path or a list) or LLaMA-Factory / ms-swift's ``images``/``videos``."""
     out = []
     for kind in ("image", "video"):
-        value = rec.get(kind)
+        value = rec.get(kind, rec.get(kind + "s"))
         if value is None:
             continue
         for item in value if isinstance(value, list) else [value]:
@@ -83,22 +85,38 @@ def _place_media(turns: list[tuple[str, str]], media: list[tuple[str, Path]], wh
     return turns
 
 
-def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
-    conv = rec.get("conversations")
+def _system(rec: dict, conv: list, key: str, where: str) -> tuple[str | None, list]:
+    """A leading system turn (``messages`` / ``conversations`` role or ``from`` system) or a top-level
+    ``system`` string (LLaMA-Factory's sharegpt), split off the turns."""
+    system = rec.get("system")
+    first = conv[0] if isinstance(conv[0], dict) else {}
+    if first.get("role", first.get("from")) == "system":
+        system, conv = first.get("content", first.get("value")), conv[1:]
+    if system is not None and not isinstance(system, str):
+        raise DataError(f"{where}: the system turn of '{key}' must be a string")
+    return system or None, conv
+
+
+def _turns(rec: dict, where: str) -> tuple[list[tuple[str, str]], str | None]:
+    key = "conversations" if "conversations" in rec else "messages"
+    conv = rec.get(key)
     if not isinstance(conv, list) or not conv:
-        raise DataError(f"{where}: missing 'conversations' list")
+        raise DataError(f"{where}: missing 'conversations' list (LLaVA) or 'messages' list (LLaMA-Factory, ms-swift)")
+    system, conv = _system(rec, conv, key, where)
     turns, question = [], None
     for i, msg in enumerate(conv):
+        msg = msg if isinstance(msg, dict) else {}
         role = _ROLES.get(str(msg.get("from", msg.get("role", ""))))
         value = msg.get("value", msg.get("content"))
         if role is None or not isinstance(value, str):
-            raise DataError(f"{where}: conversations[{i}] needs 'from' in human|gpt and a string 'value'")
+            raise DataError(f"{where}: {key}[{i}] needs 'from' in human|gpt and a string 'value' (or 'role' in "
+                            f"user|assistant and a string 'content')")
         if role == "user":
             question = value if question is None else question + "\n" + value
         elif question is None:
-            raise DataError(f"{where}: conversations[{i}] is an answer with no question before it")
+            raise DataError(f"{where}: {key}[{i}] is an answer with no question before it")
         elif not value.strip():
-            raise DataError(f"{where}: conversations[{i}] is an empty answer (it would train a bare end of "
+            raise DataError(f"{where}: {key}[{i}] is an empty answer (it would train a bare end of "
                             f"sequence); give the answer text or drop the turn")
         else:
             turns.append((question, value))
@@ -108,7 +126,7 @@ def _turns(rec: dict, where: str) -> list[tuple[str, str]]:
     if question is not None:
         raise DataError(f"{where}: the conversation ends on a human turn with no answer; add the answer or drop "
                         f"the last turn")
-    return turns
+    return turns, system
 
 
 def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse, task: str | None) -> list[Sample]:
@@ -134,7 +152,8 @@ def _read(path: str | Path, media_root, id_keys: tuple[str, ...], parse, task: s
 
 
 def _train_sample(rec: dict, sid: str, media, where: str) -> Sample:
-    return Sample(sid, _place_media(_turns(rec, where), media, where), media)
+    turns, system = _turns(rec, where)
+    return Sample(sid, _place_media(turns, media, where), media, system=system)
 
 
 def _test_sample(rec: dict, sid: str, media, where: str) -> Sample:

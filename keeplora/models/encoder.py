@@ -58,7 +58,7 @@ class Encoder:
         template = None if self.cfg.prompt_template else self.loaded.chat_template
         return conversation_segments(self.loaded.tokenizer, sample.turns, template=template,
                                      prompt_format=self.cfg.prompt_template or self.adapter.default_prompt,
-                                     media_text=self.adapter.media_text, system=self.cfg.system_prompt,
+                                     media_text=self.adapter.media_text, system=sample.system or self.cfg.system_prompt,
                                      with_answers=with_answers)
 
     def encode(self, sample: Sample, with_answers: bool = True) -> dict:
