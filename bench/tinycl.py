@@ -6,8 +6,10 @@ Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) i
 ``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
 can be stopped and restarted. Order 1 is the recipe's order, order 2 the reverse. Reported per method,
 mean ± std over seeds × orders: Transfer, Average, Last, MFT, BWT (points) and the general-suite change
-(after the last task minus before the first), plus two mechanism diagnostics from ``diagnostics.json``:
-the largest leak ‖ΔW·B‖/‖ΔW‖ into the protected basis and the deepest/shallowest ratio of mean ‖ΔW‖.
+(after the last task minus before the first), plus mechanism diagnostics from ``diagnostics.json``:
+the largest leak ‖ΔW·B‖/‖ΔW‖ into the protected basis and the deepest/shallowest ratio of mean ‖ΔW‖ (with
+‖ΔW‖/‖W‖ by layer), and the format capture: the share of general-suite answers that are wrong and are answers
+of the task just learned.
 The verdict lines apply benchmarks.md §6.5.6: validity (zero-shot far below joint, sequential LoRA
 forgets) before any claim, and an effect counts only beyond 2 std at matched plasticity (MFT within 3).
 """
@@ -141,12 +143,34 @@ def _diagnostics(cell: Path) -> dict:
     return out
 
 
+def format_capture(cell: Path) -> float | None:
+    """Share of general-suite answers, after each task, that are wrong and are answers of that task's own
+    training set (mean over tasks, %): the latest task's format taking over prompts it was never trained on."""
+    recipe = cell / "recipe.resolved.yaml"
+    if not recipe.is_file():
+        return None
+    from keeplora.data import read_train_file
+    shares = []
+    for task in yaml.safe_load(recipe.read_text())["tasks"]:
+        folder = cell / "predictions" / f"after_{task['name']}"
+        if not folder.is_dir():
+            continue
+        answers = {a for s in read_train_file(ROOT / task["train"]) for _, a in s.turns}
+        preds = [json.loads(line) for f in folder.glob("general_*.jsonl")
+                 for line in f.read_text().splitlines() if line.strip()]
+        if preds:
+            shares.append(100 * sum(p["prediction"] in answers and p["prediction"] not in p["answers"]
+                                    for p in preds) / len(preds))
+    return statistics.fmean(shares) if shares else None
+
+
 def cell_summary(cell: Path) -> dict:
     data = json.loads((cell / "metrics.json").read_text())
     row = {k: data["metrics"].get(k) for k in COLUMNS}
     row.update(_diagnostics(cell))
     row["minutes"] = sum(sum(stages.values()) for stages in data.get("timings", {}).values()) / 60
     row["zero_shot_mean"] = statistics.fmean(data["zero_shot"]) if data.get("zero_shot") else None
+    row["capture"] = format_capture(cell)
     return row
 
 
@@ -167,15 +191,16 @@ def _fmt(pair: tuple[float, float] | None, digits: int = 1) -> str:
 
 def table(summary: dict[str, dict]) -> str:
     head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow "
-            "| min / run |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "| capture % | min / run |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     zero = next((agg["zero_shot_mean"] for agg in summary.values() if "zero_shot_mean" in agg), None)
     if zero:                                       # the base before any task: every run's zero-shot row
-        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – | – |")
+        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – | – | – |")
     for method, agg in summary.items():
         cells = [str(int(agg["cells"][0]))] + [_fmt(agg.get(k)) for k in COLUMNS]
         leak = agg.get("leak")
-        cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), _fmt(agg.get("minutes"))]
+        cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), _fmt(agg.get("capture")),
+                  _fmt(agg.get("minutes"))]
         rows.append(f"| {method} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
 

@@ -47,3 +47,18 @@ def test_benchmarks_section_is_replaced_between_markers(tmp_path):
     tinycl.write_benchmarks("second\n", doc)
     text = doc.read_text()
     assert "second" in text and "first" not in text and text.count(tinycl.MARK_START) == 1
+
+
+def test_format_capture_counts_wrong_general_answers_taken_from_the_task_just_learned(tmp_path):
+    cell = tmp_path / "cell"
+    (cell / "predictions/after_count").mkdir(parents=True)
+    train = tmp_path / "count.json"
+    train.write_text(json.dumps([{"id": i, "conversations": [{"from": "human", "value": "How many?"},
+                                                             {"from": "gpt", "value": a}]}
+                                 for i, a in enumerate(("two", "three"))]))
+    (cell / "recipe.resolved.yaml").write_text(yaml.safe_dump({"tasks": [{"name": "count", "train": str(train)}]}))
+    rows = [{"prediction": "three", "answers": ["three"]},      # right, though a count answer: not captured
+            {"prediction": "two", "answers": ["circle"]},       # wrong, a count answer: captured
+            {"prediction": "square", "answers": ["circle"]}, {"prediction": "circle", "answers": ["circle"]}]
+    (cell / "predictions/after_count/general_shapes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert tinycl.format_capture(cell) == 25.0
