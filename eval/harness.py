@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from eval.scorers import TaskScore, score_task
 from keeplora.data import EncodedDataset, Sample
@@ -24,10 +25,11 @@ def _shard(items: list, rank: int, world: int) -> list:
 
 @torch.no_grad()
 def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max_new_tokens: int,
-            device: torch.device, shard: bool = True) -> list[dict]:
+            device: torch.device, shard: bool = True, desc: str | None = None) -> list[dict]:
     """``[{"id", "question", "prediction", "answers"}]`` for all samples, in input order, on every rank.
 
     ``shard=False``: this rank predicts exactly ``samples`` (a caller that shards itself, e.g. lmms-eval).
+    ``desc``: a progress bar of that name on rank 0.
     """
     distributed = shard and dist.is_initialized() and dist.get_world_size() > 1
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
@@ -36,7 +38,7 @@ def predict(model, encoder: Encoder, samples: list[Sample], batch_size: int, max
     was_training = model.training
     model.eval()
     mine = []
-    for batch in loader:
+    for batch in tqdm(loader, desc=desc, leave=False, disable=desc is None or rank != 0):
         texts = encoder.predict(model, batch, device, max_new_tokens)
         mine += [{"id": i, "question": q, "prediction": t, "answers": a}
                  for i, q, t, a in zip(batch["ids"], batch["questions"], texts, batch["answers"])]
@@ -58,7 +60,8 @@ def with_sample_scorers(preds: list[dict], samples: list[Sample]) -> list[dict]:
 
 
 def evaluate_task(model, encoder: Encoder, samples: list[Sample], scorer: str, batch_size: int,
-                  max_new_tokens: int, device: torch.device) -> tuple[TaskScore, list[dict]]:
+                  max_new_tokens: int, device: torch.device, desc: str | None = None) -> tuple[TaskScore, list[dict]]:
     """The task's score (percent, with parts and notes) and the scored predictions."""
-    preds = with_sample_scorers(predict(model, encoder, samples, batch_size, max_new_tokens, device), samples)
+    preds = with_sample_scorers(predict(model, encoder, samples, batch_size, max_new_tokens, device, desc=desc),
+                                samples)
     return score_task(scorer, preds), preds

@@ -193,7 +193,9 @@ class ContinualTrainer:
             data["reference"] = partial(self._batches, self.reference)
 
         def run(make, name):
-            return passes(self.model, layers, data[name], self._loss, make, budget)
+            what = getattr(make, "__name__", None) or getattr(getattr(make, "func", None), "__name__", "statistics")
+            return passes(self.model, layers, partial(data[name], desc=f"{task.name}: {what} over {name}"),
+                          self._loss, make, budget)
         return TaskContext(t, task.name, self.model, layers, self.layer_index, run, tuple(data), self.towers,
                            self.adapter)
 
@@ -204,13 +206,15 @@ class ContinualTrainer:
     def _dataset(self, t: int) -> EncodedDataset:
         return EncodedDataset(self._dataset_samples(t), self.encoder, skip_bad=self.recipe.data.on_bad_sample == "skip")
 
-    def _batches(self, samples: list):
-        """This rank's share of ``samples`` in statistics micro-batches (``subspace.grad_batch_size``)."""
+    def _batches(self, samples: list, desc: str | None = None):
+        """This rank's share of ``samples`` in statistics micro-batches (``subspace.grad_batch_size``), with a
+        progress bar on rank 0 when ``desc`` names the pass."""
         encoder = self.stats_encoder
         dataset = EncodedDataset(samples[self.dist.rank::self.dist.world], encoder,
                                  skip_bad=self.recipe.data.on_bad_sample == "skip")
         loader = DataLoader(dataset, batch_size=self.recipe.subspace.grad_batch_size, collate_fn=encoder.collate_train)
-        return (b for b in loader if b is not None)
+        bar = tqdm(loader, desc=desc, leave=False, disable=desc is None or self.dist.rank != 0)
+        return (b for b in bar if b is not None)
 
     def _all_ranks(self, skipped: dict[str, str]) -> dict[str, str]:
         """Union of every rank's skipped samples (each rank reads its own shard)."""
@@ -350,7 +354,7 @@ class ContinualTrainer:
         ev, values = self.recipe.eval, []
         for task, samples in zip(tasks, sample_sets):
             result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
-                                          ev.max_new_tokens, self.dist.device)
+                                          ev.max_new_tokens, self.dist.device, desc=f"{label}: {prefix}{task.name}")
             self.writer.save_predictions(label, prefix + task.name, preds, result)
             values.append(result.value)
         return values
