@@ -40,15 +40,17 @@ def _reference(energy: float, samples: int = 1200) -> str:
     return f"subspace.reference={{train: [{files}], samples: {samples}, energy: {energy}}}"
 
 
-# the published methods run as published, whatever the recipe's reference set; the ablations change one
-# switch of the recipe as it is
-NO_REFERENCE = "subspace.reference=null"
+# the published methods run as published (no reference set, the post-task gradient grows the basis),
+# whatever the recipe's defaults; the ablations change one switch of the recipe as it is
+NO_REFERENCE, PAPER_GROWTH = "subspace.reference=null", "subspace.growth=grad"
 # method name -> recipe overrides
 VARIANTS = {
     "seq_lora": ["method.name=seq_lora", NO_REFERENCE],
-    "keeplora": ["method.name=keeplora", NO_REFERENCE],
-    "keeplora_pp": ["method.name=keeplora_pp", NO_REFERENCE],
-    "keeplora_pp_train_a": ["method.name=keeplora_pp", "lora.train_a=true", NO_REFERENCE],
+    "keeplora": ["method.name=keeplora", NO_REFERENCE, PAPER_GROWTH],
+    "keeplora_pp": ["method.name=keeplora_pp", NO_REFERENCE, PAPER_GROWTH],
+    "keeplora_pp_train_a": ["method.name=keeplora_pp", "lora.train_a=true", NO_REFERENCE, PAPER_GROWTH],
+    # the recipe as it ships (the tiny recipes: KeepLoRA++ with feature growth, chosen on tiny_video_seq)
+    "default": [],
     "olora": ["method.name=olora", NO_REFERENCE],
     "inflora": ["method.name=inflora", NO_REFERENCE],
     "joint": ["method.name=joint", NO_REFERENCE],
@@ -61,9 +63,9 @@ VARIANTS = {
     "ef_0.9": ["method.name=keeplora_pp", "subspace.feature_energy=0.9"],
     "ef_0.99": ["method.name=keeplora_pp", "subspace.feature_energy=0.99"],
     # growth statistic × gradient path (the default is grad growth read exactly, sketched task start)
-    "grow_grad_sketch": ["method.name=keeplora_pp", "subspace.growth_estimate=sketch"],
+    "grow_grad_sketch": ["method.name=keeplora_pp", PAPER_GROWTH, "subspace.growth_estimate=sketch"],
     "grow_features": ["method.name=keeplora_pp", "subspace.growth=features"],
-    "exact_grad": ["method.name=keeplora_pp", "subspace.gradient=exact"],
+    "exact_grad": ["method.name=keeplora_pp", PAPER_GROWTH, "subspace.gradient=exact"],
     "exact_features": ["method.name=keeplora_pp", "subspace.gradient=exact", "subspace.growth=features"],
     # the base's general mixture (1,200 evenly spaced of its 7,200 training samples) protected from step 0
     "keeplora_pp_ref": ["method.name=keeplora_pp", _reference(0.99)],
