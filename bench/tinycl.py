@@ -62,7 +62,7 @@ VARIANTS = {
     "ew_0.95": ["method.name=keeplora_pp", "subspace.weight_energy=0.95"],
     "ef_0.9": ["method.name=keeplora_pp", "subspace.feature_energy=0.9"],
     "ef_0.99": ["method.name=keeplora_pp", "subspace.feature_energy=0.99"],
-    # growth statistic × gradient path (the default is grad growth read exactly, sketched task start)
+    # growth statistic × gradient path (the published default: grad growth read exactly, sketched task start)
     "grow_grad_sketch": ["method.name=keeplora_pp", PAPER_GROWTH, "subspace.growth_estimate=sketch"],
     "grow_features": ["method.name=keeplora_pp", "subspace.growth=features"],
     "exact_grad": ["method.name=keeplora_pp", PAPER_GROWTH, "subspace.gradient=exact"],
