@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from data_prep.tinycl_general import GENERAL
 from eval.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _reference(energy: float, samples: int = 1200) -> str:
     """``subspace.reference`` override: the TinyCL-VL base's own general mixture at ``energy``."""
-    files = ", ".join(f"data/tinycl/general/{skill}/train.json"
-                      for skill in ("shapes", "digits", "clipart", "fashion", "letters", "video_color"))
+    files = ", ".join(f"data/tinycl/general/{skill}/train.json" for skill in GENERAL)
     return f"subspace.reference={{train: [{files}], samples: {samples}, energy: {energy}}}"
 
 

@@ -49,9 +49,8 @@ def _corpus(data: Path) -> list[str]:
 def cached_info(out: Path, name: str, key: dict, force: bool) -> dict | None:
     """The ``name`` info file of a built base if it was built with ``key`` (and not forced)."""
     path = out / name
-    if path.is_file() and not force and json.loads(path.read_text()).get("key") == key:
-        return json.loads(path.read_text())
-    return None
+    info = json.loads(path.read_text()) if path.is_file() and not force else None
+    return info if info is not None and info.get("key") == key else None
 
 
 def publish(tmp: Path, out: Path, name: str, info: dict) -> dict:

@@ -141,10 +141,9 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
     from .tinycl_base import cached_info, general_scores, publish, train_on_general
     data = Path(data)
     out = Path(out) if out else data / "real_base"
-    tiny = json.loads((data / "base" / "base_info.json").read_text()) if (data / "base/base_info.json").is_file() \
-        else None
-    if tiny is None:
+    if not (data / "base/base_info.json").is_file():
         raise SystemExit(f"error: {data / 'base'} not found: run `python -m data_prep.tinycl_base --data {data}` first")
+    tiny = json.loads((data / "base/base_info.json").read_text())
     key = {"gguf": locate_smollm2().name, "tiny_base": tiny["key"], "steps": steps, "batch": batch, "lr": lr,
            "seed": seed, "keep": keep, "candidates": candidates, "template": CHAT_TEMPLATE}
     if (cached := cached_info(out, "real_info.json", key, force)) is not None:
