@@ -7,13 +7,15 @@
 #   zero2       bench/zero2_overhead.py in bf16 (trainable-A projection hook cost and leak);
 #   clip        recipes/tiny_mtil.yaml (the CLIP track's twin) in bf16 and fp32 through the launcher; needs
 #               data/tiny_mtil built beforehand (python -m data_prep.tiny_mtil: Debian package images);
+#   families    the tiny twins of Qwen3-VL and InternVL (smoke_video_seq) and Gemma 3 (smoke_image_seq) in bf16
+#               through the launcher, beside Qwen2.5-VL's on the same recipe: training seconds per task side by side;
 #   protect     (not in the default list) bench/growth_coverage.py and bench/merge_precision.py on the host's
 #               cores; the video step's diagnostics.json already carries the bf16 merge record's figures.
 # Usage: bash bench/gpu_suite.sh OUT_DIR [STEP ...]   (default: every step; writes OUT_DIR/gpu_suite.log + metrics)
 set -uo pipefail
-out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip protect]}
+out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip families protect]}
 shift
-steps=${*:-core video task_start zero2 clip}
+steps=${*:-core video task_start zero2 clip families}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
@@ -44,6 +46,20 @@ PY
                --micro 8 --seq 256 --steps 10 --blocks 6; echo "zero2_overhead rc=$?" ;;
       clip) run_tiny tiny_mtil_bf16 240 recipes/tiny_mtil.yaml model.dtype=bfloat16
             run_tiny tiny_mtil_fp32 240 recipes/tiny_mtil.yaml ;;
+      families) python -m data_prep.tiny_synth --out data/tiny
+                for fam in qwen2_5_vl qwen3_vl internvl; do
+                  run_tiny "family_video_$fam" 240 recipes/smoke_video_seq.yaml model.family=$fam model.dtype=bfloat16
+                done
+                for fam in qwen2_5_vl gemma3; do
+                  run_tiny "family_image_$fam" 240 recipes/smoke_image_seq.yaml model.family=$fam model.dtype=bfloat16
+                done
+                python - "$out" <<'PY'
+import json, pathlib, sys
+for f in sorted(pathlib.Path(sys.argv[1]).glob("family_*_metrics.json")):
+    t = json.loads(f.read_text())["timings"]
+    print(f.name.removesuffix("_metrics.json"), " ".join(f"{k} train_s={v['train_s']}" for k, v in t.items()))
+PY
+                ;;
       protect) timeout 300 python bench/growth_coverage.py; echo "growth_coverage rc=$?"
                timeout 300 python bench/merge_precision.py; echo "merge_precision rc=$?" ;;
       *) echo "unknown step $step" ;;

@@ -43,6 +43,9 @@ class ModelCfg(_Strict):
     """Frames sampled uniformly per video (Video-LLaVA trains with 8)."""
     image_aspect: Literal["pad", "resize"] = "pad"
     """LLaVA's ``image_aspect_ratio``: pad to a square with the mean colour, or resize."""
+    max_pixels: Optional[int] = Field(None, ge=1024)
+    """Pixel bound of one image for the native-resolution families (Qwen2/2.5/3-VL: the processor's
+    ``max_pixels``, tokens ≈ pixels / (patch·merge)²); null = the checkpoint's own bound."""
     prompt_template: Optional[str] = None
     """One user turn as a format string with ``{question}`` (e.g. ``USER: {question} ASSISTANT:``), used instead
     of the checkpoint's chat template; null = the chat template (or the family's default when there is none)."""

@@ -56,7 +56,7 @@ def test_qwen_video_patches_pair_frames_as_the_image_layout_does():
     proc = loaded.image_processor
     frame = Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 40, 3), dtype=np.uint8))
     image = proc(images=[frame], return_tensors="pt")
-    patches, grid = adapter._video_patches(proc, [frame, frame, frame])         # odd: last frame repeated
+    patches, grid = adapter._video_patches(loaded, [frame, frame, frame])         # odd: last frame repeated
     n = int(image["image_grid_thw"].prod())
     assert grid.tolist() == [[2, *image["image_grid_thw"][0, 1:].tolist()]]
     assert torch.allclose(patches[:n], image["pixel_values"], atol=1e-6)

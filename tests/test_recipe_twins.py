@@ -15,12 +15,20 @@ from .conftest import ROOT, run_launcher
 TWINS = {"ucit_seq": ((0, 5), ("color", "shape")),        # exact match; caption average with lr override
          "dcl_seq": ((3, 4), ("color", "shape")),         # Sci (epochs 2) and Fin rules
          "coin_seq": ((0, 5), ("color", "position")),     # ScienceQA letters; grounding parser
-         "video_seq": ((0, 1), ("motion", "color"))}      # Video-LLaVA, bf16, video + image
+         "video_seq": ((0, 1), ("motion", "color")),      # Video-LLaVA, bf16, video + image
+         "ucit_seq_qwen3vl": ((0, 5), ("color", "shape")),
+         "video_seq_qwen3vl": ((0, 1), ("motion", "color")),
+         # families without a published recipe of their own: UCIT's settings on their tiny twin, chat template
+         "ucit_seq@internvl": ((0, 5), ("color", "shape")),
+         "ucit_seq@gemma3": ((0, 5), ("color", "shape"))}
 
 
 def _twin(name: str, tmp_path, data) -> tuple:
-    rec = yaml.safe_load((ROOT / "recipes" / f"{name}.yaml").read_text())
     picks, tiny = TWINS[name]
+    source, _, family = name.partition("@")
+    rec = yaml.safe_load((ROOT / "recipes" / f"{source}.yaml").read_text())
+    if family:
+        rec["model"].update(family=family, prompt_template=None, system_prompt=None)
     rec["tasks"] = [{**rec["tasks"][i], "name": t, "train": str(data / t / "train.json"),
                      "test": str(data / t / "test.jsonl")} for i, t in zip(picks, tiny)]
     scale = rec["lora"]["alpha"] / rec["lora"]["r"]

@@ -15,6 +15,8 @@ from .records import DataError, Sample
 __all__ = ["EncodedDataset", "SampleEncoder", "collate_train", "collate_generate", "to_device", "IGNORE"]
 
 IGNORE = -100
+# Per-token modality ids, padded with 0 (text) where a family's encoder writes them (Qwen, Gemma 3).
+TOKEN_TYPE_KEYS = ("mm_token_type_ids", "token_type_ids")
 
 
 class SampleEncoder(Protocol):
@@ -74,13 +76,14 @@ def _pad(seqs: list[list[int]], value: int, left: bool) -> torch.Tensor:
 
 
 def _token_tensors(items: list[dict], pad_id: int, left: bool, labels: bool) -> dict:
-    """Padded per-token tensors: ids, attention mask, labels (training), modality ids (Qwen2-VL)."""
+    """Padded per-token tensors: ids, attention mask, labels (training), modality ids (Qwen, Gemma 3)."""
     ids = [it["input_ids"] for it in items]
     out = {"input_ids": _pad(ids, pad_id, left), "attention_mask": _pad([[1] * len(s) for s in ids], 0, left)}
     if labels:
         out["labels"] = _pad([it["labels"] for it in items], IGNORE, left)
-    if "mm_token_type_ids" in items[0]:
-        out["mm_token_type_ids"] = _pad([it["mm_token_type_ids"] for it in items], 0, left)
+    for key in TOKEN_TYPE_KEYS:
+        if key in items[0]:
+            out[key] = _pad([it[key] for it in items], 0, left)
     return out
 
 

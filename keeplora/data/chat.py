@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import UserError
 
 __all__ = ["conversation_segments", "load_chat_template", "checkpoint_file", "split_placeholders", "PLACEHOLDER",
-           "LLAVA_TINY_TEMPLATE", "QWEN_TINY_TEMPLATE"]
+           "LLAVA_TINY_TEMPLATE", "QWEN_TINY_TEMPLATE", "INTERNVL_TINY_TEMPLATE", "GEMMA_TINY_TEMPLATE"]
 
 PLACEHOLDER = re.compile(r"<(image|video)>")
 
@@ -31,6 +31,20 @@ QWEN_TINY_TEMPLATE = (
     "{% if c.type == 'text' %}{{ c.text }}{% else %}<|vision_start|><|{{ c.type }}_pad|><|vision_end|>{% endif %}"
     "{% endfor %}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# InternVL3-hf: Qwen turns, ``<IMG_CONTEXT>``/``<video>`` on a line of their own.
+INTERNVL_TINY_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{% for c in m.content %}"
+    "{% if c.type == 'text' %}{{ c.text }}{% elif c.type == 'image' %}<IMG_CONTEXT>\n{% else %}<video>\n{% endif %}"
+    "{% endfor %}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# Gemma 3: user/model turns, the system prompt folded into the first user turn, ``<start_of_image>``.
+GEMMA_TINY_TEMPLATE = (
+    "{% set sys = messages[0].content[0].text + '\n\n' if messages[0].role == 'system' else '' %}"
+    "{% for m in messages if m.role != 'system' %}<start_of_turn>{{ 'model' if m.role == 'assistant' else 'user' }}\n"
+    "{% if loop.first %}{{ sys }}{% endif %}{% for c in m.content %}"
+    "{% if c.type == 'text' %}{{ c.text }}{% else %}<start_of_image>{% endif %}{% endfor %}"
+    "{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
 
 
 def checkpoint_file(src: str, name: str) -> Path | None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["MediaProcessor", "MediaError", "sample_indices", "read_video_frames"]
+__all__ = ["MediaProcessor", "MediaError", "Clip", "sample_indices", "read_video", "read_video_frames"]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -29,23 +29,36 @@ def sample_indices(num_total: int, num_frames: int) -> list[int]:
     return np.linspace(0, num_total - 1, num_frames).round().astype(int).tolist()
 
 
-def _read_decord(path: Path, num_frames: int) -> np.ndarray:
+@dataclass
+class Clip:
+    """Sampled frames of one video, their indices in the file and its frame rate (None where the
+    container does not say): Qwen3-VL writes each frame pair's time into the prompt."""
+    frames: np.ndarray              # (num_frames, H, W, 3) uint8
+    indices: list[int]
+    fps: float | None
+
+
+def _read_decord(path: Path, num_frames: int) -> Clip:
     import decord
     vr = decord.VideoReader(str(path), num_threads=1)
-    return vr.get_batch(sample_indices(len(vr), num_frames)).asnumpy()
+    idx = sample_indices(len(vr), num_frames)
+    return Clip(vr.get_batch(idx).asnumpy(), idx, float(vr.get_avg_fps()) or None)
 
 
-def _read_av(path: Path, num_frames: int) -> np.ndarray:
+def _read_av(path: Path, num_frames: int) -> Clip:
     import av
     with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate) if stream.average_rate else None
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     if not frames:
         raise MediaError("video has no decodable frames")
-    return np.stack([frames[i] for i in sample_indices(len(frames), num_frames)])
+    idx = sample_indices(len(frames), num_frames)
+    return Clip(np.stack([frames[i] for i in idx]), idx, rate)
 
 
-def read_video_frames(path: str | Path, num_frames: int) -> np.ndarray:
-    """(num_frames, H, W, 3) uint8; decord first, PyAV when decord is missing or fails."""
+def read_video(path: str | Path, num_frames: int) -> Clip:
+    """``num_frames`` uniformly sampled frames; decord first, PyAV when decord is missing or fails."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"video {path} not found")
@@ -58,6 +71,11 @@ def read_video_frames(path: str | Path, num_frames: int) -> np.ndarray:
         except Exception as exc:  # noqa: BLE001 - a decoder's own error type is backend-specific
             errors.append(f"{reader.__name__[6:]}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     raise MediaError(f"video {path} cannot be decoded ({'; '.join(errors)})")
+
+
+def read_video_frames(path: str | Path, num_frames: int) -> np.ndarray:
+    """(num_frames, H, W, 3) uint8 (``read_video``'s frames)."""
+    return read_video(path, num_frames).frames
 
 
 @dataclass
@@ -101,6 +119,10 @@ class MediaProcessor:
     def frames(self, path: str | Path) -> list[Image.Image]:
         """The sampled frames as PIL images, for families whose own image processor prepares them."""
         return [Image.fromarray(f) for f in read_video_frames(path, self.num_frames)]
+
+    def clip(self, path: str | Path) -> Clip:
+        """The sampled frames with their indices and the video's frame rate."""
+        return read_video(path, self.num_frames)
 
     def open_image(self, path: str | Path | Image.Image) -> Image.Image:
         """An RGB PIL image (a file, or an image already in memory), with one-line errors naming the file."""

@@ -16,4 +16,6 @@ def get_adapter(name: str) -> ModelAdapter:
     return MODELS.get(name)()
 
 
-from . import clip, llava, llava_next, llava_next_video, llava_onevision, qwen2_vl, video_llava  # noqa: E402,F401,I001
+from . import (  # noqa: E402,F401,I001
+    clip, gemma3, internvl, llava, llava_next, llava_next_video, llava_onevision, qwen2_vl, qwen3_vl, video_llava,
+)

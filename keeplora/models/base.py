@@ -28,9 +28,15 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass
 class MediaItem:
-    """One image or video as model inputs: tensors with a leading item dimension, and its token count."""
+    """One image or video as model inputs: tensors with a leading item dimension, and its token count.
+
+    ``text``, where set, is how the item is written out in the prompt when that is more than its fill
+    token repeated ``num_tokens`` times: InternVL's ``<img>…</img>`` per tile, Gemma 3's
+    ``\\n\\n<start_of_image>…<end_of_image>\\n\\n``, Qwen3-VL's timestamp before every frame pair.
+    """
     tensors: dict[str, torch.Tensor]
     num_tokens: int
+    text: str | None = None
 
 
 @dataclass
@@ -42,6 +48,7 @@ class LoadedModel:
     media_tokens: dict[str, int]      # fixed tokens per item ("image"/"video"); empty where it varies
     chat_template: str | None = None  # Jinja chat template; None: the adapter's prompt format string
     image_processor: Any = None       # transformers' PIL image processor, for families that tile images
+    video_size: dict | None = None    # a video's pixel budget over all its frames (Qwen3-VL's video processor)
 
 
 class ModelAdapter:
@@ -57,12 +64,19 @@ class ModelAdapter:
     modalities: ClassVar[tuple[str, ...]] = ("image",)
     # Token string that stands for one item in the rendered text (expanded to ``num_tokens`` ids).
     media_token: ClassVar[dict[str, str]] = {"image": "<image>", "video": "<video>"}
+    # Token whose positions receive the item's features, where it is not ``media_token`` (Gemma 3's
+    # ``<start_of_image>`` opens a run of ``<image_soft_token>``s).
+    media_fill_token: ClassVar[dict[str, str]] = {}
     # What a ``<image>``/``<video>`` placeholder becomes in a format-string prompt (Qwen wraps it).
     media_text: ClassVar[dict[str, str]] = {"image": "<image>", "video": "<video>"}
     # Chat template given to the tiny twin's tokenizer (real checkpoints bring their own).
     tiny_chat_template: ClassVar[str] = LLAVA_TINY_TEMPLATE
-    # Qwen2-VL needs per-token modality ids (0 text, 1 image, 2 video) for its 3-D rotary positions.
-    needs_token_types: ClassVar[bool] = False
+    # Input name of the per-token modality ids (0 text, 1 image, 2 video), for families that read them:
+    # Qwen's 3-D rotary positions (``mm_token_type_ids``), Gemma 3's bidirectional image attention
+    # (``token_type_ids``). None: not passed.
+    token_types_key: ClassVar[str | None] = None
+    # Tokens the tiny twin's tokenizer needs beyond the shared tiny specials (real checkpoints have them).
+    tiny_specials: ClassVar[tuple[str, ...]] = ()
     # The transformers class that ``from_pretrained`` loads.
     model_cls: ClassVar[Any] = None
     # "generate": answers are generated text (the LLaVA family); "classify": arg-max over class prompts (CLIP).
@@ -166,6 +180,8 @@ class LlavaFamilyAdapter(ModelAdapter):
         dtype = DTYPES[cfg.dtype]
         if cfg.name_or_path is None:
             tokenizer = load_tiny_tokenizer(cfg.tokenizer)
+            if self.tiny_specials:
+                tokenizer.add_tokens(list(self.tiny_specials), special_tokens=True)
             torch.manual_seed(seed)
             config = self.tiny_config(tokenizer, **cfg.tiny)
             config._attn_implementation = cfg.attn_implementation

@@ -20,7 +20,7 @@ from .base import LoadedModel, MediaItem, ModelAdapter
 
 __all__ = ["Encoder"]
 
-_TOKEN_TYPE = {"image": 1, "video": 2}       # transformers' mm_token_type_ids convention
+_TOKEN_TYPE = {"image": 1, "video": 2}       # transformers' modality-id convention
 
 
 @dataclass
@@ -36,7 +36,8 @@ class Encoder:
         self._kind_of = {text: kind for kind, text in tokens.items()}
         self._media_re = re.compile("|".join(re.escape(t) for t in tokens.values()))
         tok = self.loaded.tokenizer
-        self._token_id = {kind: tok.convert_tokens_to_ids(text) for kind, text in tokens.items()}
+        fill = {kind: self.adapter.media_fill_token.get(kind, text) for kind, text in tokens.items()}
+        self._token_id = {kind: tok.convert_tokens_to_ids(text) for kind, text in fill.items()}
         self._type_of_id = {self._token_id[k]: v for k, v in _TOKEN_TYPE.items() if k in self._token_id}
 
     def _text_ids(self, text: str, pending: dict[str, list[MediaItem]], sample: Sample) -> list[int]:
@@ -50,7 +51,9 @@ class Encoder:
             kind = self._kind_of[m.group(0)]
             if not pending.get(kind):
                 raise DataError(f"sample {sample.id!r}: the text has more <{kind}> placeholders than {kind} files")
-            ids += [self._token_id[kind]] * pending[kind].pop(0).num_tokens
+            item = pending[kind].pop(0)
+            ids += (tok(item.text, add_special_tokens=False).input_ids if item.text is not None
+                    else [self._token_id[kind]] * item.num_tokens)
             pos = m.end()
         return ids + tok(text[pos:], add_special_tokens=False).input_ids
 
@@ -86,8 +89,8 @@ class Encoder:
             raise DataError(f"sample {sample.id!r}: every label is masked (no answer tokens)")
         out = {"id": sample.id, "input_ids": ids, "labels": labels, "media": [m for _, m in media],
                "answers": sample.answers, "question": PLACEHOLDER.sub("", sample.turns[-1][0]).strip()}
-        if self.adapter.needs_token_types:
-            out["mm_token_type_ids"] = [self._type_of_id.get(i, 0) for i in ids]
+        if self.adapter.token_types_key:
+            out[self.adapter.token_types_key] = [self._type_of_id.get(i, 0) for i in ids]
         return out
 
     def collate_train(self, items: list[dict | None]) -> dict | None:

@@ -36,7 +36,7 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
     media_text = {k: f"<|vision_start|><|{k}_pad|><|vision_end|>" for k in ("image", "video")}
     default_prompt = "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
     tiny_chat_template = QWEN_TINY_TEMPLATE
-    needs_token_types = True
+    token_types_key = "mm_token_type_ids"
 
     def tiny_vision(self) -> dict:
         return {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2}
@@ -59,11 +59,12 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
         return vision.patch_size * vision.spatial_merge_size
 
     def _image_processor(self, cfg: ModelCfg, model):
+        bound = {"max_pixels": cfg.max_pixels} if cfg.max_pixels else {}
         if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
-            return Qwen2VLImageProcessorPil.from_pretrained(cfg.name_or_path)
+            return Qwen2VLImageProcessorPil.from_pretrained(cfg.name_or_path, **bound)
         vision = model.config.vision_config
-        return Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=vision.patch_size,
-                                        merge_size=vision.spatial_merge_size,
+        return Qwen2VLImageProcessorPil(**{"min_pixels": 32 * 32, "max_pixels": 64 * 64, **bound},
+                                        patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
                                         temporal_patch_size=vision.temporal_patch_size)
 
     def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:
@@ -77,19 +78,25 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
             grid = out["image_grid_thw"]
             return MediaItem({"pixel_values": out["pixel_values"], "image_grid_thw": grid},
                              int(grid.prod()) // merged)
-        patches, grid = self._video_patches(proc, loaded.media.frames(path))
+        patches, grid = self._video_patches(loaded, loaded.media.frames(path))
         return MediaItem({"pixel_values_videos": patches, "video_grid_thw": grid}, int(grid.prod()) // merged)
 
-    @staticmethod
-    def _video_patches(proc, frames) -> tuple[torch.Tensor, torch.Tensor]:
+    def _frame_layout(self, loaded: LoadedModel, frames: list) -> tuple[list, dict]:
+        """Frames and image-processor arguments for one video: Qwen2-VL's video processor bounds each
+        frame pair at ``VIDEO_MAX_TOKENS`` merged tokens."""
+        proc = loaded.image_processor
+        factor = proc.patch_size * proc.merge_size
+        return frames, {"size": {"shortest_edge": proc.size["shortest_edge"],
+                                 "longest_edge": min(proc.size["longest_edge"], VIDEO_MAX_TOKENS * factor * factor)}}
+
+    def _video_patches(self, loaded: LoadedModel, frames: list) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames → ``(t·h·w, C·T·P·P)`` patches with consecutive frames as one temporal patch (as
         Qwen2-VL's video processor lays them out), and ``[[t, h, w]]``."""
+        proc = loaded.image_processor
         T, P = proc.temporal_patch_size, proc.patch_size
+        frames, kwargs = self._frame_layout(loaded, frames)
         frames = frames + frames[-1:] * (-len(frames) % T)
-        factor = P * proc.merge_size
-        size = {"shortest_edge": proc.size["shortest_edge"],
-                "longest_edge": min(proc.size["longest_edge"], VIDEO_MAX_TOKENS * factor * factor)}
-        out = proc(images=frames, temporal_patch_size=1, size=size, return_tensors="pt")
+        out = proc(images=frames, temporal_patch_size=1, return_tensors="pt", **kwargs)
         _, gh, gw = out["image_grid_thw"][0].tolist()
         t = len(frames) // T
         x = out["pixel_values"].reshape(t, T, gh * gw, 3, P, P).permute(0, 2, 3, 1, 4, 5)
