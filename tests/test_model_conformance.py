@@ -92,3 +92,27 @@ def run_task_cycle(family: str, tmp_path):
     with torch.no_grad():
         model.eval(), reloaded.eval()
         assert torch.allclose(model(**batch).logits, reloaded(**batch).logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", [f for f in MODELS if MODELS.get(f).output == "generate"])
+def test_bf16_merge_is_the_record_rounded_once(family, tmp_path):
+    """In bf16 a merged weight is the fp32 record (base + every task's factors) rounded once: small
+    updates are not lost to in-dtype accumulation, and the record stays off the protected basis."""
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.family={family}", "model.dtype=bfloat16"])
+    adapter = get_adapter(family)
+    loaded = adapter.load(recipe.model, seed=0)
+    model, targets = loaded.model, adapter.lora_targets(loaded.model)
+    batch = collate_train([Encoder(adapter, loaded, recipe.model, 512).encode(s)
+                           for s in _samples(tmp_path, ("image",))], loaded.tokenizer.pad_token_id)
+    record = MergeRecord.start({n: model.get_submodule(n) for n in targets})
+    method = get_method("keeplora_pp")(recipe)
+    init_a = method.begin_task(local_context(model, {n: model.get_submodule(n) for n in targets}, targets,
+                                             {"task": [batch]}))
+    peft = inject_lora(model, list(targets), recipe.lora, method.scales(targets), init_a, train_a=False)
+    with torch.no_grad():
+        for p in (p for p in peft.parameters() if p.requires_grad):
+            p.add_(1e-4 * torch.randn_like(p))           # an update far below bf16's resolution of the weights
+    model, merged = merge_into_record(peft, record, {n: method.basis(n) for n in targets})
+    assert next(model.parameters()).dtype == torch.bfloat16
+    assert max(m["record_leak"] for m in merged.values()) < 1e-5
+    assert max(m["rounding"] for m in merged.values()) <= 1.0 + 1e-3
