@@ -63,15 +63,16 @@ class RunWriter:
         step = self._step[tag] = self._step.get(tag, -1) + 1
         self._tb.add_scalar(tag, value, step)
 
-    def save_model(self, model, tokenizer, name: str) -> None:
-        """``save_pretrained`` into a temporary folder, then rename: a plain transformers checkpoint."""
+    def save_model(self, model, companions, name: str) -> None:
+        """``save_pretrained`` into a temporary folder, then rename: a plain transformers checkpoint.
+        ``companions`` (the tokenizer, or ``models.Companions``: tokenizer + processor) is saved beside it."""
         if not self.is_main:
             return
         final = self.out / name
         tmp = self.out / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        companions.save_pretrained(tmp)
         seal(tmp)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -95,10 +96,11 @@ class RunWriter:
             stages = {"zero-shot"} | {f"after {t}" for t in done}
             self.general = {k: v for k, v in data.get("general", {}).items() if k in stages}
 
-    def save_task(self, t: int, name: str, model, tokenizer, method, recipe, record=None, reference: str = "") -> None:
+    def save_task(self, t: int, name: str, model, companions, method, recipe, record=None,
+                  reference: str = "") -> None:
         label = task_label(t, name)
         if recipe.save_merged:
-            self.save_model(model, tokenizer, label)
+            self.save_model(model, companions, label)
         if self.is_main and record is not None:
             save_record(self.out / "record", record, [task_label(i, n) for i, n in enumerate(self.tasks[:t + 1])])
         state = method.state()

@@ -40,7 +40,7 @@ from .errors import UserError
 from .faults import fault_point
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_into_record
 from .methods import Method, TaskContext, get_method
-from .models import get_adapter
+from .models import Companions, get_adapter
 from .reference import read_reference
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_checksums, task_label
@@ -77,7 +77,9 @@ class ContinualTrainer:
         self.reference, self.reference_id = read_reference(recipe.subspace.reference)
         self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
-        self.loaded = self.adapter.load(self._model_source(), seed=recipe.seed)
+        source = self._model_source()
+        self.loaded = self.adapter.load(source, seed=recipe.seed)
+        self.companions = Companions(self.adapter, self.loaded, source)     # tokenizer + processor, saved with it
         self.model = self.loaded.model.to(dist_info.device)
         self.encoder = self.adapter.make_encoder(self.loaded, recipe)
         self.stats_encoder = self._statistics_encoder()
@@ -134,7 +136,7 @@ class ContinualTrainer:
             self._barrier()
         self.writer.save_recipe(self.recipe)
         if start == 0 and self.recipe.save_base:
-            self.writer.save_model(self.model, self.loaded.tokenizer, "task_00_base")
+            self.writer.save_model(self.model, self.companions, "task_00_base")
         if start == 0 and self.recipe.eval.zero_shot:
             self.writer.zero_shot = self._evaluate_row("zero-shot")
         for t, task in enumerate(self.recipe.tasks):
@@ -168,7 +170,7 @@ class ContinualTrainer:
         self.writer.add_diagnostics(task.name, {n: {**d, **merged[n]} for n, d in diagnostics.items()})
         self.method.end_task(self._context(t, task))
         clock.lap("task_end_s")
-        self.writer.save_task(t, task.name, self.model, self.loaded.tokenizer, self.method, self.recipe, self.record,
+        self.writer.save_task(t, task.name, self.model, self.companions, self.method, self.recipe, self.record,
                               self.reference_id)
         fault_point(f"eval:{t}")
         row = self._evaluate_row(f"after {task.name}")

@@ -1,7 +1,7 @@
 """Conversation rendering: chat-template and format-string paths, exact answer masks, end tokens."""
 import pytest
 
-from keeplora.data.chat import LLAVA_TINY_TEMPLATE, QWEN_TINY_TEMPLATE, conversation_segments
+from keeplora.data.chat import LLAVA_TINY_TEMPLATE, QWEN_TINY_TEMPLATE, conversation_segments, format_chat_template
 from keeplora.errors import UserError
 from keeplora.models.tokenizer import tiny_tokenizer
 
@@ -30,6 +30,22 @@ def test_system_prompt_comes_once_before_the_first_turn():
     segs = _segments(None, system="A chat.")
     assert segs[0][0].startswith("A chat. USER:") and not segs[2][0].startswith("A chat.")
     assert _segments(LLAVA_TINY_TEMPLATE, system="A chat.") == segs
+
+
+@pytest.mark.parametrize("fmt, default_system, given_system", [
+    ("USER: {question} ASSISTANT:", "A chat between a curious user and an assistant.", None),
+    ("USER: {question} ASSISTANT:", "A chat.", "Answer in one word."),      # a sample's own system turn wins
+    ("<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n", None, None),
+    ("Q: {question} A:", "{% if x %} {{ y }}", None)])                       # template syntax stays literal
+@pytest.mark.parametrize("with_answers", [True, False])
+def test_a_prompt_template_saved_as_a_chat_template_renders_the_training_prompt(fmt, default_system, given_system,
+                                                                                with_answers):
+    """What ``apply_chat_template`` on a saved checkpoint renders is, character for character, the
+    format-string prompt the model was trained on."""
+    template = format_chat_template(fmt, default_system, MEDIA)
+    trained = _segments(None, with_answers=with_answers, fmt=fmt, system=given_system or default_system)
+    rendered = _segments(template, with_answers=with_answers, system=given_system)
+    assert "".join(t for t, _ in rendered) == "".join(t for t, _ in trained)
 
 
 def test_llava_hf_template_gets_an_end_of_sequence_token_after_each_answer():

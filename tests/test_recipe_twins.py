@@ -61,9 +61,42 @@ def test_published_recipe_runs_as_a_tiny_twin(name, tmp_path, tiny_data):
     if "caption_coco" in scorers:
         detail = json.loads(next((tmp_path / name / "predictions").glob("*/shape.score.json")).read_text())
         assert detail["scorer"] == "caption_coco" and "CIDEr" in detail["parts"]
+    if name == "ucit_seq":
+        _answers_the_same_through_transformers(tmp_path / name, rec["tasks"][-1], rec["eval"]["max_new_tokens"])
     if rec["model"]["dtype"] != "float32":               # bf16 merges: the record stays exact, applied once-rounded
         diagnostics = json.loads((tmp_path / name / "diagnostics.json").read_text())
         assert set(diagnostics) == {t["name"] for t in rec["tasks"]}
         for task, modules in diagnostics.items():
             assert max(m["record_leak"] for m in modules.values()) <= 1e-5, task
             assert max(m["rounding"] for m in modules.values()) <= 1.001, task
+
+
+def _answers_the_same_through_transformers(run, task, max_new_tokens):
+    """The last merged checkpoint, loaded as any tool would (``AutoProcessor`` + ``AutoModelForImageTextToText``,
+    prompts from its chat template), answers the test questions exactly as the run's evaluation did."""
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from keeplora.data import read_test_file
+    from keeplora.data.chat import _user_content
+
+    ckpt = sorted(run.glob("task_*"))[-1]
+    preds = [json.loads(line) for line in next(run.glob(f"predictions/after_{task['name']}/{task['name']}.jsonl"))
+             .read_text().splitlines()]
+    samples = {s.id: s for s in read_test_file(task["test"])}
+    assert preds and all(p["id"] in samples for p in preds)
+    proc = AutoProcessor.from_pretrained(ckpt)
+    proc.tokenizer.padding_side = "left"
+    model = AutoModelForImageTextToText.from_pretrained(ckpt, dtype=torch.bfloat16).eval()
+    # the tiny tokenizer adds no BOS by itself (a real Llama tokenizer does): given with the text
+    texts = [proc.tokenizer.bos_token + proc.apply_chat_template(
+        [{"role": "user", "content": _user_content(samples[p["id"]].turns[-1][0])}], add_generation_prompt=True)
+        for p in preds]
+    images = [Image.open(samples[p["id"]].media[0][1]) for p in preds]
+    inputs = proc(text=texts, images=images, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=proc.tokenizer.pad_token_id, eos_token_id=proc.tokenizer.eos_token_id)
+    answers = [t.strip() for t in proc.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)]
+    assert answers == [p["prediction"] for p in preds]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import UserError
 
-__all__ = ["conversation_segments", "load_chat_template", "checkpoint_file", "split_placeholders", "PLACEHOLDER",
+__all__ = ["conversation_segments", "load_chat_template", "format_chat_template", "checkpoint_file",
+           "split_placeholders", "PLACEHOLDER",
            "LLAVA_TINY_TEMPLATE", "QWEN_TINY_TEMPLATE", "INTERNVL_TINY_TEMPLATE", "GEMMA_TINY_TEMPLATE"]
 
 PLACEHOLDER = re.compile(r"<(image|video)>")
@@ -133,6 +134,30 @@ def _format_segments(tokenizer, fmt: str, system, media_text: dict[str, str], tu
             break
         out.append((" " + answer.strip() + tokenizer.eos_token, True))
     return out
+
+
+def _literal(text: str) -> str:
+    return "{% raw %}" + text + "{% endraw %}" if text else ""
+
+
+def format_chat_template(prompt_format: str, system: str | None, media_text: dict[str, str]) -> str:
+    """A recipe's ``prompt_template`` (+ ``system_prompt``) as a Jinja chat template, saved with every
+    checkpoint so that any tool that prompts through ``apply_chat_template`` (vLLM, lmms-eval,
+    ``pipeline``) prompts the model as it was trained: ``SYSTEM USER: <image>\nq ASSISTANT: a</s>USER: …``.
+
+    Each media part is written as its placeholder and a newline, as LLaVA's data writes ``<image>\n``.
+    """
+    pre, _, post = prompt_format.partition("{question}")
+    media = "".join(f"{{% {'if' if i == 0 else 'elif'} c.type == '{kind}' %}}{_literal(text + chr(10))}"
+                    for i, (kind, text) in enumerate(media_text.items()))
+    part = "{% if c.type == 'text' %}{{ c.text }}{% else %}" + media + "{% endif %}{% endif %}"
+    question = "{% if m.content is string %}{{ m.content }}{% else %}{% for c in m.content %}" + part + \
+               "{% endfor %}{% endif %}"
+    default = "{% if loop.first %}" + _literal(system + " ") + "{% endif %}" if system else ""
+    text = "(m.content if m.content is string else m.content[0].text)"
+    return ("{% for m in messages %}{% if m.role == 'system' %}{{ " + text + " }} "
+            "{% elif m.role == 'user' %}" + default + _literal(pre) + question + _literal(post) +
+            "{% else %}{{ ' ' + " + text + " | trim + eos_token }}{% endif %}{% endfor %}")
 
 
 def conversation_segments(tokenizer, turns: list[tuple[str, str]], *, template: str | None,

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from ..registry import Registry
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, ModelAdapter
+from .base import Companions, LlavaFamilyAdapter, LoadedModel, MediaItem, ModelAdapter
 from .encoder import Encoder
 
 __all__ = ["register_model", "get_adapter", "MODELS", "ModelAdapter", "LlavaFamilyAdapter", "LoadedModel", "MediaItem",
-           "Encoder"]
+           "Companions", "Encoder"]
 
 MODELS: Registry[type[ModelAdapter]] = Registry("model.family", name_attr="family")
 register_model = MODELS.register          # class decorator: @register_model("llava")

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..config import ModelCfg
-from ..data.chat import checkpoint_file
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
 
 __all__ = ["AnyresAdapter", "anyres_token_count"]
 
@@ -50,7 +49,7 @@ class AnyresAdapter(LlavaFamilyAdapter):
         raise NotImplementedError
 
     def _image_processor(self, cfg: ModelCfg, model):
-        if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
+        if image_processor_settings(cfg.name_or_path) is not None:
             return self.image_processor_cls.from_pretrained(cfg.name_or_path)
         return self.image_processor_cls(image_grid_pinpoints=model.config.image_grid_pinpoints,
                                         **self.tiny_processor_kwargs(model.config))

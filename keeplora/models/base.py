@@ -16,14 +16,18 @@ import torch
 from torch import nn
 
 from ..config import ModelCfg
-from ..data.chat import LLAVA_TINY_TEMPLATE, checkpoint_file, load_chat_template
+from ..data.chat import LLAVA_TINY_TEMPLATE, checkpoint_file, format_chat_template, load_chat_template
 from ..data.media import MediaProcessor
 from ..errors import UserError
 from .tokenizer import load_tiny_tokenizer
 
-__all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter", "MediaItem", "DTYPES"]
+__all__ = ["ModelAdapter", "LoadedModel", "LlavaFamilyAdapter", "MediaItem", "Companions", "DTYPES",
+           "image_processor_settings", "PROCESSOR_FILES"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# What AutoProcessor reads beside the tokenizer (transformers 5 writes the image processor into
+# processor_config.json; older checkpoints have preprocessor_config.json).
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
 
 
 @dataclass
@@ -140,6 +144,27 @@ class ModelAdapter:
         from .encoder import Encoder
         return Encoder(self, loaded, recipe.model, recipe.data.max_length)
 
+    def tiny_processor(self, loaded: LoadedModel):
+        """The tiny twin's transformers processor (what AutoProcessor rebuilds from the saved folder), or
+        None where it cannot be built here: processors with a video processor need torchvision."""
+        return None
+
+    def save_processor(self, loaded: LoadedModel, cfg: ModelCfg, folder: Path) -> None:
+        """Write what ``AutoProcessor`` reads next to the weights, as the run used it.
+
+        A checkpoint's own processor files are copied; the tiny twin's processor is saved where it can be
+        built, else its image processor. The image processor the run used (``model.max_pixels``) then
+        replaces the copied settings, in whichever file holds them."""
+        import shutil
+        folder = Path(folder)
+        for name in PROCESSOR_FILES if cfg.name_or_path else ():
+            if (src := checkpoint_file(cfg.name_or_path, name)) is not None:
+                shutil.copyfile(src, folder / name)
+        if cfg.name_or_path is None and (proc := self.tiny_processor(loaded)) is not None:
+            proc.save_pretrained(folder)
+        if loaded.image_processor is not None:
+            _write_image_processor(folder, loaded.image_processor)
+
 
 class LlavaFamilyAdapter(ModelAdapter):
     """transformers' LLaVA-style classes (``*ForConditionalGeneration``) at a fixed image resolution.
@@ -192,7 +217,9 @@ class LlavaFamilyAdapter(ModelAdapter):
             template, stats = load_chat_template(cfg.name_or_path, tokenizer), _processor_stats(cfg.name_or_path)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        if template is not None:
+        if cfg.prompt_template:                         # the training prompt, for tools that read the template
+            tokenizer.chat_template = format_chat_template(cfg.prompt_template, cfg.system_prompt, self.media_text)
+        elif template is not None:
             tokenizer.chat_template = template          # saved with every checkpoint: eval prompts = training prompts
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -238,11 +265,47 @@ def _rows(features) -> int:
     return int(feats.reshape(-1, feats.shape[-1]).shape[0])
 
 
-def _processor_stats(src: str) -> tuple[list[float] | None, list[float] | None]:
-    """Image mean/std from the checkpoint's preprocessor_config.json (CLIP defaults otherwise)."""
+@dataclass
+class Companions:
+    """Everything saved beside a model's weights so that the folder is complete for other tools: the
+    tokenizer (whose chat template is the training prompt) and the processor. ``save_pretrained`` makes it
+    a drop-in for the tokenizer where checkpoints are written."""
+    adapter: ModelAdapter
+    loaded: LoadedModel
+    cfg: ModelCfg
+
+    def save_pretrained(self, folder) -> None:
+        self.loaded.tokenizer.save_pretrained(folder)
+        self.adapter.save_processor(self.loaded, self.cfg, Path(folder))
+
+
+def image_processor_settings(src: str | None) -> dict | None:
+    """The checkpoint's image-processor settings: ``preprocessor_config.json``, else the ``image_processor``
+    entry of ``processor_config.json`` (where transformers 5 saves them); None if it has neither."""
     import json
-    f = checkpoint_file(src, "preprocessor_config.json")
-    if f is None:
-        return None, None
-    data = json.loads(f.read_text())
+    if not src:
+        return None
+    if (f := checkpoint_file(src, "preprocessor_config.json")) is not None:
+        return json.loads(f.read_text())
+    if (f := checkpoint_file(src, "processor_config.json")) is not None:
+        return json.loads(f.read_text()).get("image_processor")
+    return None
+
+
+def _write_image_processor(folder: Path, image_processor) -> None:
+    """The image processor's settings into ``processor_config.json`` where that file holds them (so the
+    copied ones cannot shadow them), else as ``preprocessor_config.json``."""
+    import json
+    combined = folder / "processor_config.json"
+    data = json.loads(combined.read_text()) if combined.is_file() else {}
+    if "image_processor" in data:
+        data["image_processor"] = json.loads(image_processor.to_json_string())
+        combined.write_text(json.dumps(data, indent=2) + "\n")
+    else:
+        image_processor.save_pretrained(folder)
+
+
+def _processor_stats(src: str) -> tuple[list[float] | None, list[float] | None]:
+    """Image mean/std from the checkpoint's image-processor settings (CLIP defaults otherwise)."""
+    data = image_processor_settings(src) or {}
     return data.get("image_mean"), data.get("image_std")

@@ -13,9 +13,9 @@ from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Tex
 from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
 from ..config import ModelCfg
-from ..data.chat import GEMMA_TINY_TEMPLATE, checkpoint_file
+from ..data.chat import GEMMA_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
 
 BOI, EOI, SOFT = "<start_of_image>", "<end_of_image>", "<image_soft_token>"
 
@@ -44,7 +44,7 @@ class Gemma3Adapter(LlavaFamilyAdapter):
                             eoi_token_index=ids[EOI], image_token_index=ids[SOFT])
 
     def _image_processor(self, cfg: ModelCfg, model):
-        if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
+        if image_processor_settings(cfg.name_or_path) is not None:
             return Gemma3ImageProcessorPil.from_pretrained(cfg.name_or_path)
         size = self._frame_size(model)
         return Gemma3ImageProcessorPil(size={"height": size, "width": size})

@@ -15,9 +15,9 @@ from transformers import InternVLConfig, InternVLForConditionalGeneration, Inter
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 
 from ..config import ModelCfg
-from ..data.chat import INTERNVL_TINY_TEMPLATE, checkpoint_file
+from ..data.chat import INTERNVL_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
 
 CONTEXT = "<IMG_CONTEXT>"
 
@@ -41,7 +41,7 @@ class InternVLAdapter(LlavaFamilyAdapter):
                               image_token_id=tokenizer.convert_tokens_to_ids(CONTEXT))
 
     def _image_processor(self, cfg: ModelCfg, model):
-        if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
+        if image_processor_settings(cfg.name_or_path) is not None:
             return GotOcr2ImageProcessorPil.from_pretrained(cfg.name_or_path)
         size = self._frame_size(model)
         return GotOcr2ImageProcessorPil(size={"height": size, "width": size}, crop_to_patches=True, max_patches=4)

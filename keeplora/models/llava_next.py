@@ -1,11 +1,12 @@
 """LLaVA-NeXT / LLaVA-1.6 (``llava-hf/llava-v1.6-vicuna-7b-hf``): CLIP-L/336 anyres tiles + Vicuna/Mistral."""
 from __future__ import annotations
 
-from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
+from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextProcessor
 from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
 from . import register_model
 from .anyres import AnyresAdapter
+from .base import LoadedModel
 
 TINY_PINPOINTS = [[32, 32], [32, 64], [64, 32], [64, 64]]
 
@@ -31,3 +32,10 @@ class LlavaNextAdapter(AnyresAdapter):
     def base_tokens(self, config) -> int:
         # CLIP's CLS token is dropped by the "default" feature strategy and kept by "full".
         return super().base_tokens(config) + (config.vision_feature_select_strategy == "full")
+
+    def tiny_processor(self, loaded: LoadedModel) -> LlavaNextProcessor:
+        config = loaded.model.config
+        return LlavaNextProcessor(image_processor=loaded.image_processor, tokenizer=loaded.tokenizer,
+                                  patch_size=config.vision_config.patch_size,
+                                  vision_feature_select_strategy=config.vision_feature_select_strategy,
+                                  num_additional_image_tokens=1, chat_template=loaded.tokenizer.chat_template)

@@ -19,9 +19,9 @@ from transformers import (
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from ..config import ModelCfg
-from ..data.chat import QWEN_TINY_TEMPLATE, checkpoint_file
+from ..data.chat import QWEN_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
 
 VIDEO_MAX_TOKENS = 768          # Qwen2-VL's video processor: at most 768 merged tokens per frame pair
 
@@ -60,7 +60,7 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
 
     def _image_processor(self, cfg: ModelCfg, model):
         bound = {"max_pixels": cfg.max_pixels} if cfg.max_pixels else {}
-        if cfg.name_or_path and checkpoint_file(cfg.name_or_path, "preprocessor_config.json"):
+        if image_processor_settings(cfg.name_or_path) is not None:
             return Qwen2VLImageProcessorPil.from_pretrained(cfg.name_or_path, **bound)
         vision = model.config.vision_config
         return Qwen2VLImageProcessorPil(**{"min_pixels": 32 * 32, "max_pixels": 64 * 64, **bound},
