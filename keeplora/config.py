@@ -245,6 +245,9 @@ class Recipe(_Strict):
     general: list[EvalTaskCfg] = Field(default_factory=list)
     """A held-out general-ability suite, never trained on, scored at zero-shot and after every task
     (metrics.json ``general`` and ``general_change``): what the model knew before the sequence."""
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=lambda: ["tensorboard"])
+    """Where the training and evaluation scalars go (loss, lr, grad norm, tokens/s, every task's score and the
+    general suite, on one global step): ``tensorboard`` (``output_dir/tb``) and/or ``wandb`` (the extra)."""
     save_merged: bool = True
     """Save the merged model after every task (``task_XX_<name>/``), as the official pipeline does."""
     save_base: bool = False

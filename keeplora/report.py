@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -19,6 +21,7 @@ from .bases import save_bases, save_record
 from .errors import UserError
 from .metrics import general_change, run_metrics
 from .resume import MANIFEST, task_label, write_manifest
+from .scalars import ScalarSink
 from .sealed import seal
 
 __all__ = ["RunWriter"]
@@ -34,7 +37,8 @@ def _read_json(path: Path) -> dict:
 
 class RunWriter:
     def __init__(self, out: Path, tasks: list[str], is_main: bool, fingerprint: str = "",
-                 checksums: dict[str, str] | None = None):
+                 checksums: dict[str, str] | None = None, report_to: tuple[str, ...] = ("tensorboard",),
+                 config: dict | None = None):
         self.out, self.tasks, self.is_main, self.fingerprint = out, tasks, is_main, fingerprint
         self.checksums = checksums or {}
         self.zero_shot: list[float] | None = None
@@ -44,9 +48,9 @@ class RunWriter:
         self.skipped: dict[str, dict] = {}    # task -> {"count", "examples"} (data.on_bad_sample: skip)
         self.timings: dict[str, dict] = {}    # task -> seconds per stage (task start, train, task end, eval)
         self.general: dict[str, dict] = {}    # stage label -> {general-suite skill: score}
+        self.steps: dict[str, int] = {}       # task -> optimizer steps (offsets of the global step)
         self.console = Console()
-        self._tb = None
-        self._step: dict[str, int] = {}
+        self.scalars = ScalarSink(out, list(report_to), is_main, config)
         if is_main:
             out.mkdir(parents=True, exist_ok=True)
 
@@ -54,14 +58,30 @@ class RunWriter:
         if self.is_main:
             atomic_write_text(self.out / "recipe.resolved.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False))
 
-    def log_scalar(self, tag: str, value: float) -> None:
+    @contextmanager
+    def stage(self, text: str):
+        """A spinner while one long stage without natural progress units runs (merge, basis growth, save),
+        then one line with its time; rank 0 only."""
         if not self.is_main:
+            yield
             return
-        if self._tb is None:
-            from torch.utils.tensorboard import SummaryWriter
-            self._tb = SummaryWriter(str(self.out / "tb"))
-        step = self._step[tag] = self._step.get(tag, -1) + 1
-        self._tb.add_scalar(tag, value, step)
+        start = time.perf_counter()
+        with self.console.status(f"{text} …"):
+            yield
+        self.console.print(f"  {text}: {time.perf_counter() - start:.1f} s")
+
+    def global_step(self, t: int, done: int = 0) -> int:
+        """Optimizer steps of the sequence after ``done`` steps of task ``t`` (tasks before it finished)."""
+        return sum(self.steps.get(name, 0) for name in self.tasks[:t]) + done
+
+    def log_stage(self, step: int, row: list[float], general: dict[str, float] | None) -> None:
+        """One evaluation stage's scores: every task's and the general suite's, with their means."""
+        values = {f"eval/{name}": v for name, v in zip(self.tasks, row)}
+        values["eval/mean"] = sum(row) / len(row)
+        if general:
+            values.update({f"general/{name}": v for name, v in general.items()})
+            values["general/mean"] = sum(general.values()) / len(general)
+        self.scalars.log(values, step)
 
     def save_model(self, model, companions, name: str) -> None:
         """``save_pretrained`` into a temporary folder, then rename: a plain transformers checkpoint.
@@ -93,6 +113,7 @@ class RunWriter:
             data = _read_json(metrics)
             self.timings = {k: v for k, v in data.get("timings", {}).items() if k in done}
             self.skipped = {k: v for k, v in data.get("skipped", {}).items() if k in done}
+            self.steps = {k: v for k, v in data.get("steps", {}).items() if k in done}
             stages = {"zero-shot"} | {f"after {t}" for t in done}
             self.general = {k: v for k, v in data.get("general", {}).items() if k in stages}
 
@@ -147,6 +168,8 @@ class RunWriter:
             data["skipped"] = self.skipped
         if self.timings:
             data["timings"] = self.timings
+        if self.steps:
+            data["steps"] = self.steps
         if self.general:
             data["general"] = self.general
             data["metrics"]["general_change"] = general_change(self.general)
@@ -168,8 +191,7 @@ class RunWriter:
 
     def finish(self) -> dict:
         data = self._write_metrics()
-        if self._tb is not None:
-            self._tb.close()
+        self.scalars.close()
         if self.is_main:
             self._print_table(data)
         return data

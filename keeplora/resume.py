@@ -18,7 +18,7 @@ __all__ = ["MANIFEST", "fingerprint", "read_manifest", "write_manifest", "plan_r
 
 MANIFEST = "run_manifest.json"
 _NOT_FINGERPRINTED = {"output_dir", "resume", "overwrite", "dry_run", "tasks", "save_merged", "save_base",
-                      "checkpoint"}
+                      "checkpoint", "report_to"}
 
 
 def fingerprint(recipe: Recipe) -> str:

@@ -3,6 +3,7 @@ that step checkpoints record (so a resumed task reads exactly the batches an uni
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from torch.utils.data import Sampler
 
 from .errors import UserError
 
-__all__ = ["Position", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank"]
+__all__ = ["Position", "StepStats", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank"]
 
 
 class TrainingDiverged(UserError):
@@ -24,6 +25,18 @@ class Position:
     epoch: int = 0
     micro_in_epoch: int = 0        # micro-batches this rank has consumed in ``epoch``
     done: int = 0                  # optimizer steps
+
+
+@dataclass
+class StepStats:
+    """What one optimizer step reports: its last micro-batch's loss, the global gradient norm (None where
+    the engine does not compute one), the learning rate of the first parameter group, and the tokens
+    (attention mask) of its micro-batches on this rank with the seconds they took."""
+    loss: float
+    grad_norm: float | None
+    lr: float
+    tokens: int
+    seconds: float
 
 
 class SkipSampler(Sampler):
@@ -57,17 +70,18 @@ def _diverged(what: str, task: str, done: int, resume_point: str) -> TrainingDiv
 
 
 def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: int, task: str, pos: Position,
-              to_inputs: Callable[[dict], dict], after_step: Callable[[Position, float], None],
+              to_inputs: Callable[[dict], dict], after_step: Callable[[Position, StepStats], None],
               resume_point: Callable[[], str], regularizer: Callable[[], torch.Tensor | None]) -> None:
     """Train until ``pos.done == total``. ``loader_at(epoch, skip)`` yields an epoch's micro-batches after the
     first ``skip``; ``regularizer()`` is added to each loss (the method's); ``after_step`` runs at every
     optimizer step (logging, checkpoints)."""
     engine.train()
-    micro = pos.done * gas
+    micro, tokens, start = pos.done * gas, 0, time.perf_counter()
     while pos.done < total:
         for batch in loader_at(pos.epoch, pos.micro_in_epoch):
             if batch is None:
                 raise UserError(f"task {task}: every sample of a micro-batch was skipped as bad; fix the data")
+            tokens += int(batch["attention_mask"].sum())
             loss = engine(**to_inputs(batch)).loss
             extra = regularizer()
             if extra is not None:
@@ -84,7 +98,9 @@ def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: 
             if norm is not None and not math.isfinite(float(norm)):
                 raise _diverged("the gradient norm", task, pos.done, resume_point())
             pos.done += 1
-            after_step(pos, loss.item())
+            after_step(pos, StepStats(loss.item(), None if norm is None else float(norm), float(engine.get_lr()[0]),
+                                      tokens, time.perf_counter() - start))
+            tokens, start = 0, time.perf_counter()          # a step checkpoint written in after_step is not a step
             if pos.done >= total:
                 return
         pos.epoch, pos.micro_in_epoch = pos.epoch + 1, 0

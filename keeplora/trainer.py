@@ -46,7 +46,7 @@ from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_checksums, task_label
 from .sealed import damage
 from .statistics import passes, subset_indices
-from .step_loop import Position, SkipSampler, any_rank, run_steps
+from .step_loop import Position, SkipSampler, StepStats, any_rank, run_steps
 
 __all__ = ["ContinualTrainer"]
 
@@ -86,7 +86,7 @@ class ContinualTrainer:
         self.layer_index = self.method.targets(self.adapter.lora_targets(self.model))
         self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
-                                fingerprint(recipe), task_checksums(recipe))
+                                fingerprint(recipe), task_checksums(recipe), recipe.report_to, recipe.model_dump())
         if self.resume_from:
             self._restore(self.resume_from)
         else:                                               # the exact record of the sequence starts here
@@ -165,15 +165,19 @@ class ContinualTrainer:
         clock.lap("task_start_s")
         self._train_task(peft_model, t, task, resume)
         clock.lap("train_s")
-        diagnostics = update_diagnostics(peft_model, self.method, self.layer_index)
-        self.model, merged = merge_into_record(peft_model, self.record, {n: self.method.basis(n) for n in diagnostics})
+        with self.writer.stage(f"task {task.name}: merging the LoRA into the exact record"):
+            diagnostics = update_diagnostics(peft_model, self.method, self.layer_index)
+            self.model, merged = merge_into_record(peft_model, self.record,
+                                                   {n: self.method.basis(n) for n in diagnostics})
         self.writer.add_diagnostics(task.name, {n: {**d, **merged[n]} for n, d in diagnostics.items()})
-        self.method.end_task(self._context(t, task))
+        with self.writer.stage(f"task {task.name}: end of task (basis growth)"):
+            self.method.end_task(self._context(t, task))
         clock.lap("task_end_s")
-        self.writer.save_task(t, task.name, self.model, self.companions, self.method, self.recipe, self.record,
-                              self.reference_id)
+        with self.writer.stage(f"task {task.name}: saving the merged model, record and bases"):
+            self.writer.save_task(t, task.name, self.model, self.companions, self.method, self.recipe, self.record,
+                                  self.reference_id)
         fault_point(f"eval:{t}")
-        row = self._evaluate_row(f"after {task.name}")
+        row = self._evaluate_row(f"after {task.name}", self.writer.global_step(t + 1))
         clock.lap("eval_s")
         self.writer.timings[task.name] = clock.laps
         self.writer.add_row(row)
@@ -270,10 +274,14 @@ class ContinualTrainer:
                    disable=dist_info.rank != 0, dynamic_ncols=True)
         dtype = next(peft_model.parameters()).dtype
 
-        def after_step(p: Position, loss: float) -> None:
+        def after_step(p: Position, stats: StepStats) -> None:
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-            self.writer.log_scalar(f"train/loss/{task.name}", loss)
+            bar.set_postfix(loss=f"{stats.loss:.3f}")
+            values = {"train/loss": stats.loss, "train/lr": stats.lr,
+                      "train/tokens_per_s": stats.tokens * dist_info.world / max(stats.seconds, 1e-9)}
+            if stats.grad_norm is not None:
+                values["train/grad_norm"] = stats.grad_norm
+            self.writer.scalars.log(values, self.writer.global_step(t, p.done))
             every = self.recipe.checkpoint.every_steps
             if every and p.done % every == 0 and p.done < steps:
                 self._save_step(engine, peft_model, trainable, t, task, p)
@@ -289,6 +297,7 @@ class ContinualTrainer:
                 hooks.remove()
             engine.destroy()
         self.writer.add_skipped(task.name, self._all_ranks(dataset.skipped))
+        self.writer.steps[task.name] = steps
         for p in peft_model.parameters():
             p.requires_grad_(False)
 
@@ -341,14 +350,16 @@ class ContinualTrainer:
             torch.distributed.barrier()
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate_row(self, label: str) -> list[float]:
+    def _evaluate_row(self, label: str, step: int = 0) -> list[float]:
         """Scores of every task of the sequence (learned or not) and of the general suite, with the current
-        merged model."""
-        row = self._score(label, self.recipe.tasks, self.test_sets, "")
+        merged model; logged at global ``step``."""
+        row, general = self._score(label, self.recipe.tasks, self.test_sets, ""), None
         self.writer.print_row(label, row)
         if self.recipe.general:
-            general = self._score(label, self.recipe.general, self.general_sets, "general_")
-            self.writer.add_general(label, {g.name: v for g, v in zip(self.recipe.general, general)})
+            scores = self._score(label, self.recipe.general, self.general_sets, "general_")
+            general = {g.name: v for g, v in zip(self.recipe.general, scores)}
+            self.writer.add_general(label, general)
+        self.writer.log_stage(step, row, general)
         return row
 
     def _score(self, label: str, tasks, sample_sets, prefix: str) -> list[float]:

@@ -47,12 +47,32 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_data):
     a = json.loads((_out(full) / "metrics.json").read_text())
     b = json.loads((_out(killed) / "metrics.json").read_text())
     assert a["matrix"] == b["matrix"] and a["zero_shot"] == b["zero_shot"]
+    assert _scalars(_out(killed)) == _scalars(_out(full))          # one global step across the resume
 
     again = run_launcher(["bash", "launch/train.sh", str(killed)])             # finished: refuse, keep files
     assert again.returncode == 2 and "holds a finished run" in again.stderr
     changed = run_launcher(["bash", "launch/train.sh", str(killed), "overwrite=false", "lora.r=2",
                             "tasks.2.name=other"])
     assert changed.returncode == 2 and "finished tasks" in changed.stderr
+
+
+def _scalars(run: Path) -> dict[str, dict[int, float]]:
+    """TensorBoard scalars by tag and global step (a step written twice, before and after a kill, keeps
+    its last value); losses rounded to what a resumed step reproduces."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out: dict[str, dict[int, float]] = {}
+    for events in sorted((run / "tb").glob("events.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            if tag != "train/tokens_per_s":                        # wall time: differs between runs
+                out.setdefault(tag, {}).update({e.step: round(e.value, 5) for e in acc.Scalars(tag)})
+    assert {"train/loss", "train/lr", "train/grad_norm", "eval/mean"} <= set(out), sorted(out)
+    steps = sorted(out["train/loss"])
+    assert steps == list(range(1, len(steps) + 1))                 # continuous over every task
+    evals = sorted(out["eval/mean"])                               # zero-shot at 0, then each task's last step
+    assert evals[0] == 0 and evals[-1] == steps[-1] and len(evals) == len(TASKS) + 1
+    return out
 
 
 def test_plan_resume_rules(tmp_path):
