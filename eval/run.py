@@ -67,15 +67,26 @@ def evaluate_checkpoint(recipe, checkpoint: str, tasks: list[str] | None, out: P
     _claim(out, _source(recipe, checkpoint), dist_info.rank == 0)          # before the model loads
     adapter = get_adapter(recipe.model.family)
     loaded = adapter.load(recipe.model.model_copy(update={"name_or_path": checkpoint}), seed=recipe.seed)
-    model = loaded.model.to(dist_info.device)
     encoder = adapter.make_encoder(loaded, recipe)
+    if recipe.eval.backend == "vllm":                 # the HF model stays on the CPU; vLLM loads the folder
+        from eval.vllm_backend import VllmPredictor
+        engine = VllmPredictor(checkpoint, recipe, dist_info.world)
+
+        def generate(todo):
+            return engine.predict(encoder, todo)
+    else:
+        model = loaded.model.to(dist_info.device)
+
+        def generate(todo):
+            return predict(model, encoder, todo, recipe.eval.batch_size, recipe.eval.max_new_tokens,
+                           dist_info.device)
     scores = {}
     for task in chosen:
         samples = read_test_file(task.test, task.media_root, task.name)[: recipe.eval.max_samples]
         path = out / f"{task.name}.jsonl"
         done = _done(path)
         todo = [s for s in samples if s.id not in done]
-        new = predict(model, encoder, todo, recipe.eval.batch_size, recipe.eval.max_new_tokens, dist_info.device)
+        new = generate(todo)
         if dist_info.rank == 0 and new:
             with path.open("a") as f:
                 f.writelines(json.dumps({**p, **benchmark_fields(task.scorer, p, Path(checkpoint).name)}) + "\n"

@@ -190,6 +190,11 @@ class EvalCfg(_Strict):
     label_set: Literal["task", "all"] = "task"
     """Classifier families (CLIP): classify among the task's own classes (MTIL, task identity known) or among
     the merged class list of every task and general-suite entry (task-agnostic, X-TAIL style)."""
+    backend: Literal["hf", "vllm"] = "hf"
+    """Generation engine of ``eval.run`` on saved checkpoints: transformers ``generate`` or vLLM (the ``vllm``
+    extra; same prompts, greedy, same scorers). The evaluation inside training always uses ``generate``."""
+    tensor_parallel: Optional[int] = Field(None, ge=1)
+    """vLLM's tensor-parallel size; null = every visible GPU."""
 
 
 class EvalTaskCfg(_Strict):

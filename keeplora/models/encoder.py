@@ -64,6 +64,11 @@ class Encoder:
                                      media_text=self.adapter.media_text, system=sample.system or self.cfg.system_prompt,
                                      with_answers=with_answers)
 
+    def prompt_text(self, sample: Sample) -> str:
+        """The rendered prompt with one placeholder per media item, before expansion: what an engine that
+        runs the checkpoint's own processor (vLLM) is given. Its tokenizer adds the BOS where it has one."""
+        return "".join(text for text, _ in self._segments(sample, with_answers=False))
+
     def encode(self, sample: Sample, with_answers: bool = True) -> dict:
         for kind, _ in sample.media:
             if kind not in self.adapter.modalities:
