@@ -9,13 +9,15 @@
 #               data/tiny_mtil built beforehand (python -m data_prep.tiny_mtil: Debian package images);
 #   families    the tiny twins of Qwen3-VL and InternVL (smoke_video_seq) and Gemma 3 (smoke_image_seq) in bf16
 #               through the launcher, beside Qwen2.5-VL's on the same recipe: training seconds per task side by side;
+#   vllm        bench/vllm_throughput.py: eval samples/s of vLLM against HF generate on one checkpoint (needs the
+#               vllm extra on the machine; says so otherwise);
 #   protect     (not in the default list) bench/growth_coverage.py and bench/merge_precision.py on the host's
 #               cores; the video step's diagnostics.json already carries the bf16 merge record's figures.
 # Usage: bash bench/gpu_suite.sh OUT_DIR [STEP ...]   (default: every step; writes OUT_DIR/gpu_suite.log + metrics)
 set -uo pipefail
-out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip families protect]}
+out=${1:?usage: bash bench/gpu_suite.sh OUT_DIR [core video task_start zero2 clip families vllm protect]}
 shift
-steps=${*:-core video task_start zero2 clip families}
+steps=${*:-core video task_start zero2 clip families vllm}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
@@ -60,6 +62,8 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("family_*_metrics.json")):
     print(f.name.removesuffix("_metrics.json"), " ".join(f"{k} train_s={v['train_s']}" for k, v in t.items()))
 PY
                 ;;
+      vllm) if python -c "import vllm" 2>/dev/null; then timeout 420 python bench/vllm_throughput.py
+            else echo "vllm: not installed (pip install '.[vllm]')"; fi ;;
       protect) timeout 300 python bench/growth_coverage.py; echo "growth_coverage rc=$?"
                timeout 300 python bench/merge_precision.py; echo "merge_precision rc=$?" ;;
       *) echo "unknown step $step" ;;
