@@ -39,3 +39,29 @@ def test_plugin_registers_with_lmms_eval(monkeypatch):
     monkeypatch.setenv("LMMS_EVAL_PLUGINS", "eval.lmms_plugin")
     from lmms_eval.models import get_model
     assert get_model("keeplora").__name__ == "KeepLoRAModel"
+
+
+def test_the_entry_point_names_the_plugin_class():
+    """The ``lmms_eval.models`` entry point (pyproject.toml) resolves to the manifest function, whose class
+    path is the plugin's model class."""
+    import ast
+
+    import tomllib
+
+    from eval.lmms_plugin.manifest import CLASS_PATH, manifests
+
+    from .conftest import ROOT
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["entry-points"]["lmms_eval.models"] == {"keeplora": "eval.lmms_plugin.manifest:manifests"}
+    assert callable(manifests)
+    module, cls = CLASS_PATH.rsplit(".", 1)
+    tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+    assert any(isinstance(n, ast.ClassDef) and n.name == cls for n in tree.body)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lmms_eval") is None, reason="lmms-eval (needs torchvision) absent")
+def test_lmms_eval_registry_loads_the_entry_point():
+    from lmms_eval.models.registry_v2 import ModelRegistryV2
+    registry = ModelRegistryV2()
+    assert not registry.load_entrypoint_manifests()
+    assert registry.get_model_class("keeplora").__name__ == "KeepLoRAModel"
