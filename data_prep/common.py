@@ -117,8 +117,13 @@ def convert_tasks(benchmark: str, src, out, tasks, convert_task: Callable[[Path,
                   absent: Sequence[str] = ()) -> dict:
     """Convert each task with ``convert_task(src, task)``, write its files, then the manifest (with the
     tasks the download did not hold, if any)."""
+    from tqdm import tqdm
     src, out = Path(src), Path(out)
-    return write_manifest(out, benchmark, src, {t: write_task(out, t, convert_task(src, t)) for t in tasks}, absent)
+    done = {}
+    for t in (bar := tqdm(list(tasks), desc=f"{benchmark}: converting", unit="task")):
+        bar.set_postfix(task=t)
+        done[t] = write_task(out, t, convert_task(src, t))
+    return write_manifest(out, benchmark, src, done, absent)
 
 
 def write_manifest(out: Path, benchmark: str, src: Path, tasks: dict[str, dict], absent: Sequence[str] = ()) -> dict:

@@ -196,16 +196,19 @@ def build(out: str | Path = "data/tinycl", seed: int = 0, n_train: int = 1200, n
         manifest = json.loads(manifest_file.read_text())
         if manifest.get("key") == key:
             return manifest
+    from tqdm import tqdm
     s = _sources(seed)
     files = {}
-    for group, names, make, n_tr, n_te in (("general", GENERAL, general_items, n_general, n_general_test),
-                                           ("tasks", TASKS, _task_items, n_train, n_test)):
-        for name in names:
-            items = (make(name, s, random.Random(f"{seed}-{group}-{name}-train"), n_tr, False)
-                     + make(name, s, random.Random(f"{seed}-{group}-{name}-test"), n_te, True))
-            folder = out / group / name
-            write_items(folder, name, items, n_tr)
-            files[f"{group}/{name}"] = {"train": n_tr, "test": len(items) - n_tr, "sha256": _digest(folder)}
+    plan = [(group, name, make, n_tr, n_te)
+            for group, names, make, n_tr, n_te in (("general", GENERAL, general_items, n_general, n_general_test),
+                                                   ("tasks", TASKS, _task_items, n_train, n_test))
+            for name in names]
+    for group, name, make, n_tr, n_te in tqdm(plan, desc="TinyCL-VL: writing", unit="set"):
+        items = (make(name, s, random.Random(f"{seed}-{group}-{name}-train"), n_tr, False)
+                 + make(name, s, random.Random(f"{seed}-{group}-{name}-test"), n_te, True))
+        folder = out / group / name
+        write_items(folder, name, items, n_tr)
+        files[f"{group}/{name}"] = {"train": n_tr, "test": len(items) - n_tr, "sha256": _digest(folder)}
     manifest = {"benchmark": "TinyCL-VL", "key": key, "sources": src.INSTALL, "tasks": files}
     atomic_write_text(manifest_file, json.dumps(manifest, indent=1))      # last: it marks the build finished
     return manifest
