@@ -53,12 +53,16 @@ def _convert_task(src: Path, json_file: Path, train_ratio: float, seed: int) -> 
 
 
 def convert(src: str | Path, out: str | Path, train_ratio: float = 0.0, seed: int = 0) -> dict:
+    """One task per sub-task, and ``all``: every sub-task's test questions in one file (MVBench's score is
+    the accuracy over all of them; the recipes' general suite reads it)."""
     src, out = Path(src), Path(out)
     jsons = sorted((src / "json").glob("*.json"))
     if not jsons:
         raise ConvertError(f"MVBench: no json/*.json under {src} (is --src the MVBench root?)")
-    return write_manifest(out, "MVBench", src, {f.stem: write_task(out, f.stem, _convert_task(src, f, train_ratio,
-                                                                                              seed)) for f in jsons})
+    parts = {f.stem: _convert_task(src, f, train_ratio, seed) for f in jsons}
+    merged = TaskFiles(test=[row for files in parts.values() for row in files.test])
+    tasks = {name: write_task(out, name, files) for name, files in {**parts, "all": merged}.items()}
+    return write_manifest(out, "MVBench", src, tasks)
 
 
 def _options(ap) -> None:

@@ -22,7 +22,7 @@ import yaml
 
 __all__ = ["main", "shipped_recipes"]
 
-CONVERTERS = ("ucit", "dcl", "coin", "cl_vista", "mvbench", "mtil", "tiny_synth", "tiny_mtil", "tinycl",
+CONVERTERS = ("ucit", "dcl", "coin", "cl_vista", "mvbench", "pope", "mtil", "tiny_synth", "tiny_mtil", "tinycl",
               "tinycl_base", "tinycl_real")
 
 

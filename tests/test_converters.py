@@ -122,6 +122,7 @@ def test_mvbench_prompt_ids_split_and_scoring(tmp_path):
     test = read_test_file(tmp_path / "out" / "moving_direction" / "test.jsonl")
     assert test[0].turns[0][0].endswith("Options:\n(A) left\n(B) right") and test[0].answers == ["(B) right"]
     assert test[0].scorer == "mvbench" and test[0].id.startswith("moving_direction_")
+    assert [s.id for s in read_test_file(tmp_path / "out" / "all" / "test.jsonl")] == [s.id for s in test]
     again = mvbench.convert(src, tmp_path / "again", train_ratio=0.5, seed=1)
     assert again["tasks"] == manifest["tasks"]                                  # deterministic, checksums too
     _write(src / "json" / "bad.json", [{**recs[0], "answer": "up"}])

@@ -31,6 +31,7 @@ def _twin(name: str, tmp_path, data) -> tuple:
         rec["model"].update(family=family, prompt_template=None, system_prompt=None)
     rec["tasks"] = [{**rec["tasks"][i], "name": t, "train": str(data / t / "train.json"),
                      "test": str(data / t / "test.jsonl")} for i, t in zip(picks, tiny)]
+    rec["general"] = [{**g, "test": str(data / tiny[0] / "test.jsonl")} for g in rec.get("general", [])]
     scale = rec["lora"]["alpha"] / rec["lora"]["r"]
     rec["lora"].update(r=8, alpha=8 * scale)
     rec["model"]["name_or_path"] = None
@@ -54,6 +55,9 @@ def test_published_recipe_runs_as_a_tiny_twin(name, tmp_path, tiny_data):
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / name / "metrics.json").read_text())
     assert len(metrics["matrix"]) == 2 and all(len(row) == 2 for row in metrics["matrix"])
+    if rec["general"]:                                   # the general suite (POPE / MVBench's scorer) at every stage
+        assert {f"after {t['name']}" for t in rec["tasks"]} <= set(metrics["general"])
+        assert all(set(s) == {g["name"] for g in rec["general"]} for s in metrics["general"].values())
     scorers = [t.get("scorer", "exact_match") for t in rec["tasks"]]
     for t, scorer in zip(rec["tasks"], scorers):
         preds = (tmp_path / name / "predictions").glob(f"*/{t['name']}.jsonl")
