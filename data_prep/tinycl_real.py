@@ -131,6 +131,17 @@ def _text_suite(model, encoder, out: Path, keep: int, batch: int, candidates: in
     return {"candidates": len(preds), "correct": len(right), "kept": len(kept)}
 
 
+def write_english(data: Path) -> Path:
+    """The general suite's English text (``data_prep.english_text``) at ``DATA/general/english/text.txt``."""
+    from .english_text import english_prose
+    path = Path(data) / "general/english/text.txt"
+    text = english_prose()
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
+
+
 def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = None, steps: int = 300,
                     batch: int = 8, lr: float = 1e-3, seed: int = 0, keep: int = 200, candidates: int | None = None,
                     force: bool = False) -> dict:
@@ -141,6 +152,7 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
     from .tinycl_base import cached_info, general_scores, publish, train_on_general
     data = Path(data)
     out = Path(out) if out else data / "real_base"
+    write_english(data)                              # the general suite's text (cheap; outside the cache)
     if not (data / "base/base_info.json").is_file():
         raise SystemExit(f"error: {data / 'base'} not found: run `python -m data_prep.tinycl_base --data {data}` first")
     tiny = json.loads((data / "base/base_info.json").read_text())

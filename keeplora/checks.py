@@ -47,11 +47,16 @@ def _task_files(recipe: Recipe, base: Path) -> Iterator[str]:
 
 def _task_contents(recipe: Recipe, base: Path) -> Iterator[str]:
     """Every sample of every file that exists: ids, answers, turns, test media, per-sample scorers."""
+    from eval.likelihood import SCORER as LIKELIHOOD
     from eval.scorers import check_scorer
 
     from .data import read_test_file, read_train_file
     readers = {"train": read_train_file, "test": read_test_file}
     for where, task, keys in _entries(recipe):
+        if task.scorer == LIKELIHOOD:                     # a plain text, scored by likelihood (general suite only)
+            if not where.startswith("general"):
+                yield f"{where}.scorer ({task.name}): {LIKELIHOOD} scores a general-suite text, not a trained task"
+            continue
         media_root = resolve_path(task.media_root, base) if task.media_root else None
         if media_root is not None and not media_root.is_dir():
             continue                                      # reported once by _task_files, not per sample

@@ -72,7 +72,10 @@ class ContinualTrainer:
         self.method: Method = get_method(recipe.method.name)(recipe)
         self.train_sets = [read_train_file(t.train, t.media_root, t.name) for t in recipe.tasks]
         self.test_sets = [read_test_file(t.test, t.media_root, t.name)[: recipe.eval.max_samples] for t in recipe.tasks]
-        self.general_sets = [read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]
+        from eval.likelihood import SCORER as LIKELIHOOD
+        from eval.likelihood import read_text
+        self.general_sets = [read_text(g.test) if g.scorer == LIKELIHOOD else
+                             read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]
                              for g in recipe.general]
         self.reference, self.reference_id = read_reference(recipe.subspace.reference)
         self.resume_from = plan_resume(recipe)
@@ -364,10 +367,15 @@ class ContinualTrainer:
 
     def _score(self, label: str, tasks, sample_sets, prefix: str) -> list[float]:
         from eval.harness import evaluate_task
+        from eval.likelihood import SCORER as LIKELIHOOD
+        from eval.likelihood import text_likelihood
         ev, values = self.recipe.eval, []
         for task, samples in zip(tasks, sample_sets):
-            result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
-                                          ev.max_new_tokens, self.dist.device, desc=f"{label}: {prefix}{task.name}")
+            if task.scorer == LIKELIHOOD:                   # samples: the text
+                result, preds = text_likelihood(self.model, self.loaded.tokenizer, samples, self.dist.device), []
+            else:
+                result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
+                                              ev.max_new_tokens, self.dist.device, desc=f"{label}: {prefix}{task.name}")
             self.writer.save_predictions(label, prefix + task.name, preds, result)
             values.append(result.value)
         return values
