@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -26,17 +25,23 @@ CONVERTERS = ("ucit", "dcl", "coin", "cl_vista", "mvbench", "pope", "mtil", "tin
               "tinycl_base", "tinycl_real")
 
 
+def _package_dir(name: str) -> Path:
+    """The folder of a data package. ``keeplora.recipes`` and ``keeplora.launch`` are namespace packages
+    (no ``__init__.py``), whose path may also hold an editable install's hook: its first real folder."""
+    for entry in importlib.import_module(name).__path__:
+        if Path(entry).is_dir():
+            return Path(entry)
+    raise FileNotFoundError(f"{name}: not installed with this package (reinstall keeplora)")
+
+
 def shipped_recipes() -> dict[str, Path]:
     """Recipe name → its file in the installed package (``recipes/`` of a clone)."""
-    return {Path(f.name).stem: Path(str(f)) for f in files("keeplora.recipes").iterdir() if f.name.endswith(".yaml")}
+    return {p.stem: p for p in _package_dir("keeplora.recipes").glob("*.yaml")}
 
 
-def _shipped_file(relative: str):
+def _shipped_file(relative: str) -> Path:
     """A file the shipped recipes name as ``recipes/…`` (their DeepSpeed JSONs)."""
-    out = files("keeplora.recipes")
-    for part in Path(relative).relative_to("recipes").parts:
-        out = out / part
-    return out
+    return _package_dir("keeplora.recipes") / Path(relative).relative_to("recipes")
 
 
 def _summary(path: Path) -> str:
@@ -98,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import main as train
         return train(rest)
     if command == "launcher":
-        print(Path(str(files("keeplora.launch").joinpath("train.sh"))).resolve())
+        print((_package_dir("keeplora.launch") / "train.sh").resolve())
         return 0
     if command in ("eval", "report"):
         return _module_main(f"eval.{'run' if command == 'eval' else 'report'}", rest)

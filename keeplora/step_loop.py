@@ -64,6 +64,12 @@ def any_rank(flag: bool) -> bool:
     return bool(t.item())
 
 
+def _tokens(batch: dict) -> int:
+    """Text tokens of a micro-batch (its attention mask; 0 for a classifier's image-only batch)."""
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else 0
+
+
 def _diverged(what: str, task: str, done: int, resume_point: str) -> TrainingDiverged:
     return TrainingDiverged(f"task {task} step {done + 1}: {what} is not finite; stopped. Resume point kept: "
                             f"{resume_point}. Lower optim.lr (or check the data), then rerun the same command")
@@ -81,7 +87,7 @@ def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: 
         for batch in loader_at(pos.epoch, pos.micro_in_epoch):
             if batch is None:
                 raise UserError(f"task {task}: every sample of a micro-batch was skipped as bad; fix the data")
-            tokens += int(batch["attention_mask"].sum())
+            tokens += _tokens(batch)
             loss = engine(**to_inputs(batch)).loss
             extra = regularizer()
             if extra is not None:

@@ -280,8 +280,9 @@ class ContinualTrainer:
         def after_step(p: Position, stats: StepStats) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{stats.loss:.3f}")
-            values = {"train/loss": stats.loss, "train/lr": stats.lr,
-                      "train/tokens_per_s": stats.tokens * dist_info.world / max(stats.seconds, 1e-9)}
+            values = {"train/loss": stats.loss, "train/lr": stats.lr}
+            if stats.tokens:
+                values["train/tokens_per_s"] = stats.tokens * dist_info.world / max(stats.seconds, 1e-9)
             if stats.grad_norm is not None:
                 values["train/grad_norm"] = stats.grad_norm
             self.writer.scalars.log(values, self.writer.global_step(t, p.done))
