@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar
 
-from ..config import ModelCfg
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
 
 __all__ = ["AnyresAdapter", "anyres_token_count"]
 
@@ -42,17 +40,12 @@ def anyres_token_count(height: int, width: int, pinpoints, tile: int, side: int,
 
 class AnyresAdapter(LlavaFamilyAdapter):
     """Images through the family's anyres tiling; videos as ``num_frames`` square frames (fixed count)."""
-    image_processor_cls: ClassVar[Any] = None
-
     def tiny_processor_kwargs(self, config) -> dict:
-        """Image-processor settings of the tiny twin (a real checkpoint brings preprocessor_config.json)."""
+        """Image-processor settings of the tiny twin besides its grid (a real checkpoint brings its own)."""
         raise NotImplementedError
 
-    def _image_processor(self, cfg: ModelCfg, model):
-        if image_processor_settings(cfg.name_or_path) is not None:
-            return self.image_processor_cls.from_pretrained(cfg.name_or_path)
-        return self.image_processor_cls(image_grid_pinpoints=model.config.image_grid_pinpoints,
-                                        **self.tiny_processor_kwargs(model.config))
+    def tiny_image_processor_kwargs(self, model) -> dict:
+        return {"image_grid_pinpoints": model.config.image_grid_pinpoints, **self.tiny_processor_kwargs(model.config)}
 
     def base_tokens(self, config) -> int:
         """Tokens of the base (whole-image) tile."""

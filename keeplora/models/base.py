@@ -174,6 +174,9 @@ class LlavaFamilyAdapter(ModelAdapter):
     ``encode_media`` and ``_image_processor``.
     """
     image_key: ClassVar[str] = "pixel_values"
+    # transformers' PIL image processor, for families that tile images or size them themselves; None: the
+    # fixed-resolution ``MediaProcessor``.
+    image_processor_cls: ClassVar[Any] = None
     video_aspect: ClassVar[str] = "crop"      # how frames are made square (see MediaProcessor)
 
     def tiny_config(self, tokenizer, **overrides):
@@ -235,8 +238,23 @@ class LlavaFamilyAdapter(ModelAdapter):
         return size[0] if isinstance(size, (list, tuple)) else size
 
     def _image_processor(self, cfg: ModelCfg, model):
-        """transformers' PIL image processor for families that tile images; None for fixed resolution."""
-        return None
+        """``image_processor_cls`` with the checkpoint's settings (``preprocessor_config.json`` or
+        ``processor_config.json``), else the tiny twin's; the recipe's own bounds on top. None for fixed
+        resolution."""
+        if self.image_processor_cls is None:
+            return None
+        recipe = self.image_processor_overrides(cfg)
+        if image_processor_settings(cfg.name_or_path) is not None:
+            return self.image_processor_cls.from_pretrained(cfg.name_or_path, **recipe)
+        return self.image_processor_cls(**{**self.tiny_image_processor_kwargs(model), **recipe})
+
+    def tiny_image_processor_kwargs(self, model) -> dict:
+        """The tiny twin's image-processor settings (a real checkpoint brings its own)."""
+        return {}
+
+    def image_processor_overrides(self, cfg: ModelCfg) -> dict:
+        """Settings the recipe imposes on the checkpoint's image processor (Qwen's ``model.max_pixels``)."""
+        return {}
 
     def encode_media(self, loaded: LoadedModel, kind: str, path: str | Path) -> MediaItem:
         if kind == "image":

@@ -12,10 +12,9 @@ from pathlib import Path
 from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3TextConfig
 from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
-from ..config import ModelCfg
 from ..data.chat import GEMMA_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
 
 BOI, EOI, SOFT = "<start_of_image>", "<end_of_image>", "<image_soft_token>"
 
@@ -43,11 +42,11 @@ class Gemma3Adapter(LlavaFamilyAdapter):
         return Gemma3Config(vision_config=vision, text_config=lm, mm_tokens_per_image=4, boi_token_index=ids[BOI],
                             eoi_token_index=ids[EOI], image_token_index=ids[SOFT])
 
-    def _image_processor(self, cfg: ModelCfg, model):
-        if image_processor_settings(cfg.name_or_path) is not None:
-            return Gemma3ImageProcessorPil.from_pretrained(cfg.name_or_path)
+    image_processor_cls = Gemma3ImageProcessorPil
+
+    def tiny_image_processor_kwargs(self, model) -> dict:
         size = self._frame_size(model)
-        return Gemma3ImageProcessorPil(size={"height": size, "width": size})
+        return {"size": {"height": size, "width": size}}
 
     def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:
         return {"image": int(loaded.model.config.mm_tokens_per_image)}

@@ -14,10 +14,9 @@ import torch
 from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLVisionConfig
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 
-from ..config import ModelCfg
 from ..data.chat import INTERNVL_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
 
 CONTEXT = "<IMG_CONTEXT>"
 
@@ -40,11 +39,11 @@ class InternVLAdapter(LlavaFamilyAdapter):
         return InternVLConfig(vision_config=vision, text_config=lm, downsample_ratio=0.5, image_seq_length=4,
                               image_token_id=tokenizer.convert_tokens_to_ids(CONTEXT))
 
-    def _image_processor(self, cfg: ModelCfg, model):
-        if image_processor_settings(cfg.name_or_path) is not None:
-            return GotOcr2ImageProcessorPil.from_pretrained(cfg.name_or_path)
+    image_processor_cls = GotOcr2ImageProcessorPil
+
+    def tiny_image_processor_kwargs(self, model) -> dict:
         size = self._frame_size(model)
-        return GotOcr2ImageProcessorPil(size={"height": size, "width": size}, crop_to_patches=True, max_patches=4)
+        return {"size": {"height": size, "width": size}, "crop_to_patches": True, "max_patches": 4}
 
     @torch.no_grad()
     def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:

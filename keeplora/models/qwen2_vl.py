@@ -21,7 +21,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 from ..config import ModelCfg
 from ..data.chat import QWEN_TINY_TEMPLATE
 from . import register_model
-from .base import LlavaFamilyAdapter, LoadedModel, MediaItem, image_processor_settings
+from .base import LlavaFamilyAdapter, LoadedModel, MediaItem
 
 VIDEO_MAX_TOKENS = 768          # Qwen2-VL's video processor: at most 768 merged tokens per frame pair
 
@@ -58,14 +58,15 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
         vision = model.config.vision_config
         return vision.patch_size * vision.spatial_merge_size
 
-    def _image_processor(self, cfg: ModelCfg, model):
-        bound = {"max_pixels": cfg.max_pixels} if cfg.max_pixels else {}
-        if image_processor_settings(cfg.name_or_path) is not None:
-            return Qwen2VLImageProcessorPil.from_pretrained(cfg.name_or_path, **bound)
+    image_processor_cls = Qwen2VLImageProcessorPil
+
+    def tiny_image_processor_kwargs(self, model) -> dict:
         vision = model.config.vision_config
-        return Qwen2VLImageProcessorPil(**{"min_pixels": 32 * 32, "max_pixels": 64 * 64, **bound},
-                                        patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
-                                        temporal_patch_size=vision.temporal_patch_size)
+        return {"min_pixels": 32 * 32, "max_pixels": 64 * 64, "patch_size": vision.patch_size,
+                "merge_size": vision.spatial_merge_size, "temporal_patch_size": vision.temporal_patch_size}
+
+    def image_processor_overrides(self, cfg: ModelCfg) -> dict:
+        return {"max_pixels": cfg.max_pixels} if cfg.max_pixels else {}
 
     def _count_media_tokens(self, loaded: LoadedModel) -> dict[str, int]:
         return {}                       # varies with each image's size
