@@ -8,11 +8,8 @@ vLLM shards over the GPUs itself (tensor parallel), so it runs as one process.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from keeplora.data import Sample
 from keeplora.data.chat import PLACEHOLDER
-from keeplora.data.media import read_video_frames
 from keeplora.errors import UserError
 
 __all__ = ["vllm_request", "VllmPredictor"]
@@ -22,8 +19,7 @@ def vllm_request(encoder, sample: Sample) -> dict:
     """One vLLM prompt: ``{"prompt": text, "multi_modal_data": {"image": [...], "video": [...]}}``."""
     media: dict[str, list] = {}
     for kind, path in sample.media:
-        item = encoder.loaded.media.open_image(path) if kind == "image" else \
-            np.asarray(read_video_frames(path, encoder.loaded.media.num_frames))
+        item = encoder.loaded.media.open_image(path) if kind == "image" else encoder.loaded.media.clip(path).frames
         media.setdefault(kind, []).append(item)
     request = {"prompt": encoder.prompt_text(sample)}
     if media:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["ScalarSink", "REPORTERS"]
-
-REPORTERS = ("tensorboard", "wandb")
+__all__ = ["ScalarSink"]
 
 
 class ScalarSink:

@@ -15,20 +15,12 @@ from .conftest import ROOT
 
 
 def _expanded_ids(encoder, request, sample) -> list[int]:
-    """What a processor makes of the request: each placeholder becomes the item's tokens; BOS as the
-    encoder adds it."""
-    tok, ids, text = encoder.loaded.tokenizer, [], request["prompt"]
-    items = {k: [encoder.adapter.encode_media(encoder.loaded, k, p) for kk, p in sample.media if kk == k]
-             for k in ("image", "video")}
-    pos = 0
-    for m in encoder._media_re.finditer(text):
-        ids += tok(text[pos:m.start()], add_special_tokens=False).input_ids
-        kind = encoder._kind_of[m.group(0)]
-        item = items[kind].pop(0)
-        ids += tok(item.text, add_special_tokens=False).input_ids if item.text is not None else \
-            [encoder._token_id[kind]] * item.num_tokens
-        pos = m.end()
-    ids += tok(text[pos:], add_special_tokens=False).input_ids
+    """What a processor makes of the request: each placeholder becomes the item's tokens (the encoder's own
+    expansion, ``_text_ids``); BOS as the encoder adds it."""
+    tok, text = encoder.loaded.tokenizer, request["prompt"]
+    pending = {k: [encoder.adapter.encode_media(encoder.loaded, k, p) for kk, p in sample.media if kk == k]
+               for k in ("image", "video")}
+    ids = encoder._text_ids(text, pending, sample)
     return ([tok.bos_token_id] if tok.bos_token_id is not None and not text.startswith(tok.bos_token) else []) + ids
 
 
