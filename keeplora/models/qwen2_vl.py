@@ -38,18 +38,23 @@ class Qwen2VLAdapter(LlavaFamilyAdapter):
     tiny_chat_template = QWEN_TINY_TEMPLATE
     token_types_key = "mm_token_type_ids"
 
-    def tiny_vision(self) -> dict:
+    def tiny_vision(self, hidden_size: int) -> dict:
+        """The tiny twin's vision-tower fields besides its patch layout."""
         return {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2}
+
+    def tiny_text(self, tokenizer) -> dict:
+        """The tiny twin's text fields that differ between Qwen generations (3-D rotary layout, special ids)."""
+        return {"rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}, "bos_token_id": tokenizer.bos_token_id,
+                "eos_token_id": tokenizer.eos_token_id}
 
     def tiny_config(self, tokenizer, hidden_size=64, num_layers=4, **text):
         ids = {k: tokenizer.convert_tokens_to_ids(f"<|{k}|>") for k in ("image_pad", "video_pad", "vision_start",
                                                                          "vision_end")}
         lm = dict(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
                   num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2, initializer_range=0.2,
-                  rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}, max_position_embeddings=2048,
-                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                  eos_token_id=tokenizer.eos_token_id, **text)
-        vision = {**self.tiny_vision(), "patch_size": 8, "spatial_merge_size": 2, "temporal_patch_size": 2}
+                  max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id, **self.tiny_text(tokenizer),
+                  **text)
+        vision = {**self.tiny_vision(hidden_size), "patch_size": 8, "spatial_merge_size": 2, "temporal_patch_size": 2}
         return self.config_cls(text_config=lm, vision_config=vision, image_token_id=ids["image_pad"],
                                video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
                                vision_end_token_id=ids["vision_end"])
@@ -110,6 +115,6 @@ class Qwen25VLAdapter(Qwen2VLAdapter):
     model_cls = Qwen2_5_VLForConditionalGeneration
     config_cls = Qwen2_5_VLConfig
 
-    def tiny_vision(self) -> dict:
+    def tiny_vision(self, hidden_size: int) -> dict:
         return {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                 "window_size": 32, "fullatt_block_indexes": [1]}

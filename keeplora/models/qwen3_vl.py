@@ -40,20 +40,13 @@ class Qwen3VLAdapter(Qwen2VLAdapter):
     config_cls = Qwen3VLConfig
     projector_prefixes = ("visual.merger", "visual.deepstack_merger_list")
 
-    def tiny_config(self, tokenizer, hidden_size=64, num_layers=4, **text):
-        ids = {k: tokenizer.convert_tokens_to_ids(f"<|{k}|>") for k in ("image_pad", "video_pad", "vision_start",
-                                                                         "vision_end")}
-        lm = dict(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-                  num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                  initializer_range=0.2, max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
-                  rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3],
-                                   "mrope_interleaved": True}, **text)
-        vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
-                  "out_hidden_size": hidden_size, "patch_size": 8, "spatial_merge_size": 2, "temporal_patch_size": 2,
-                  "num_position_embeddings": 64, "deepstack_visual_indexes": [0]}
-        return self.config_cls(text_config=lm, vision_config=vision, image_token_id=ids["image_pad"],
-                               video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
-                               vision_end_token_id=ids["vision_end"])
+    def tiny_vision(self, hidden_size: int) -> dict:
+        return {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": hidden_size,
+                "num_position_embeddings": 64, "deepstack_visual_indexes": [0]}
+
+    def tiny_text(self, tokenizer) -> dict:
+        return {"head_dim": 16, "rope_parameters": {"rope_type": "default", "rope_theta": 5e6,
+                                                    "mrope_section": [2, 3, 3], "mrope_interleaved": True}}
 
     def load(self, cfg, seed: int = 0) -> LoadedModel:
         loaded = super().load(cfg, seed)
