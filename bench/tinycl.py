@@ -28,16 +28,26 @@ from pathlib import Path
 
 import yaml
 
-from data_prep.tinycl_general import GENERAL
 from eval.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _reference(energy: float, samples: int = 1200) -> str:
-    """``subspace.reference`` override: the TinyCL-VL base's own general mixture at ``energy``."""
-    files = ", ".join(f"data/tinycl/general/{skill}/train.json" for skill in GENERAL)
-    return f"subspace.reference={{train: [{files}], samples: {samples}, energy: {energy}}}"
+REFERENCE = "reference@"
+"""A variant's override ``reference@<energy>``: the recipe's own reference set at that energy."""
+
+
+def _reference_override(recipe: Path, energy: float, samples: int) -> str:
+    """``subspace.reference`` from the recipe's general suite: the training split (``train.json``) beside each
+    general test set that has one — TinyCL-VL's six skills on the tiny recipes, the four image skills on the
+    real-weights track (its text questions and English prose have no training split, so they stay held out)."""
+    general = yaml.safe_load(recipe.read_text()).get("general") or []
+    files = [str(Path(g["test"]).parent / "train.json") for g in general
+             if (ROOT / Path(g["test"]).parent / "train.json").is_file()]
+    if not files:
+        raise SystemExit(f"error: {recipe}: no general set has a train.json beside its test file to build "
+                         "the reference set from; pick a method without a reference set")
+    return f"subspace.reference={{train: [{', '.join(files)}], samples: {samples}, energy: {energy}}}"
 
 
 # the published methods run as published (no reference set, the post-task gradient grows the basis),
@@ -67,10 +77,11 @@ VARIANTS = {
     "grow_features": ["method.name=keeplora_pp", "subspace.growth=features"],
     "exact_grad": ["method.name=keeplora_pp", PAPER_GROWTH, "subspace.gradient=exact"],
     "exact_features": ["method.name=keeplora_pp", "subspace.gradient=exact", "subspace.growth=features"],
-    # the base's general mixture (1,200 evenly spaced of its 7,200 training samples) protected from step 0
-    "keeplora_pp_ref": ["method.name=keeplora_pp", _reference(0.99)],
-    "ref_0.9": ["method.name=keeplora_pp", _reference(0.9)],
-    "ref_features": ["method.name=keeplora_pp", _reference(0.99), "subspace.growth=features"],
+    # the base's general mixture (--reference-samples, evenly spaced over the general sets' training splits)
+    # protected from step 0
+    "keeplora_pp_ref": ["method.name=keeplora_pp", REFERENCE + "0.99"],
+    "ref_0.9": ["method.name=keeplora_pp", REFERENCE + "0.9"],
+    "ref_features": ["method.name=keeplora_pp", REFERENCE + "0.99", "subspace.growth=features"],
     "frozen_projector": ["method.name=keeplora_pp", "optim.projector_lr=null"],
 }
 COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
@@ -94,7 +105,13 @@ def _finished(cell: Path, n_tasks: int) -> bool:
     return manifest.is_file() and len(json.loads(manifest.read_text())["tasks_done"]) == n_tasks
 
 
-def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str], jobs: int = 1) -> Path:
+def _overrides(recipe: Path, method: str, reference_samples: int) -> list[str]:
+    return [_reference_override(recipe, float(o[len(REFERENCE):]), reference_samples) if o.startswith(REFERENCE)
+            else o for o in VARIANTS[method]]
+
+
+def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str], jobs: int = 1,
+             reference_samples: int = 1200) -> Path:
     """Run one cell unless it finished; with ``jobs`` > 1 its output goes to ``<cell>/train.log`` and it
     gets ``cpus / jobs`` threads, so that parallel cells do not oversubscribe the cores."""
     cell = out / method / f"order{order}_seed{seed}"
@@ -103,7 +120,7 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     if _finished(cell, n_tasks):
         return cell
     cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
-           *VARIANTS[method], *extra]
+           *_overrides(path, method, reference_samples), *extra]
     print("$ " + " ".join(cmd), flush=True)
     env = {**os.environ, "PYTHON": sys.executable}
     if jobs == 1:
@@ -119,12 +136,12 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
 
 
 def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path, extra: list[str],
-             jobs: int) -> dict[str, list[Path]]:
+             jobs: int, reference_samples: int = 1200) -> dict[str, list[Path]]:
     """Every cell, ``jobs`` at a time, seed by seed (a grid stopped early has every method at the same seeds);
     a failed cell stops the grid after the running ones end."""
     plan = [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs), plan))
+        done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs, reference_samples), plan))
     return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
 
 
@@ -299,10 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/tinycl")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra recipe overrides for every cell")
     ap.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cpus / jobs threads)")
+    ap.add_argument("--reference-samples", type=int, default=1200,
+                    help="samples of the reference set for the methods that use one (evenly spaced over its files)")
     ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
-    cells = run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs)
+    cells = run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs,
+                     args.reference_samples)
     summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
