@@ -17,9 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["ConvertError", "TaskFiles", "read_json", "find_file", "find_dir", "resolve", "train_record",
-           "write_task", "write_manifest", "convert_tasks", "cli"]
+           "write_task", "write_manifest", "convert_tasks", "cli", "choice_prompt", "LETTER_SUFFIX"]
 
 LEADING_MEDIA = re.compile(r"^\s*(?:<(?:image|video)>\s*)+")
+
+
+LETTER_SUFFIX = "\nAnswer with the option's letter from the given choices directly."
+"""LLaVA-1.5's multiple-choice instruction (MMBench, SEED-Bench, ScienceQA with ``--single-pred-prompt``)."""
+
+
+def choice_prompt(question: str, options: Sequence[str], hint: str = "") -> str:
+    """``<image>\n[hint\n]question\nA. …\nB. …`` + the letter instruction, as LLaVA-1.5's ``model_vqa_mmbench``
+    writes it; scorers read the options back from these ``X. text`` lines."""
+    listing = "".join(f"\n{chr(65 + i)}. {o}" for i, o in enumerate(options))
+    head = f"{hint}\n{question}" if hint else question
+    return f"<image>\n{head}{listing}{LETTER_SUFFIX}"
 
 
 class ConvertError(ValueError):
@@ -33,6 +45,8 @@ class TaskFiles:
     test: list[dict] = field(default_factory=list)
     missing_train: list[str] = field(default_factory=list)
     missing_test: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Upstream records left out on purpose, by reason (e.g. SEED-Bench's video questions): counted, not hidden."""
 
 
 def read_json(path: Path, where: str) -> list | dict:
@@ -110,6 +124,8 @@ def write_task(out: Path, task: str, files: TaskFiles) -> dict:
         stats[name] = {"samples": len(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
     stats["missing_media"] = {"train": len(files.missing_train), "test": len(files.missing_test),
                               "first": (files.missing_train + files.missing_test)[:5]}
+    if files.skipped:
+        stats["skipped"] = dict(files.skipped)
     return stats
 
 

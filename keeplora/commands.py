@@ -21,8 +21,8 @@ import yaml
 
 __all__ = ["main", "shipped_recipes"]
 
-CONVERTERS = ("ucit", "dcl", "coin", "cl_vista", "mvbench", "pope", "mtil", "tiny_synth", "tiny_mtil", "tinycl",
-              "tinycl_base", "tinycl_real")
+CONVERTERS = ("ucit", "dcl", "coin", "cl_vista", "mvbench", "pope", "mme", "mmbench", "seed_bench", "mtil",
+              "tiny_synth", "tiny_mtil", "tinycl", "tinycl_base", "tinycl_real")
 
 
 def _package_dir(name: str) -> Path:

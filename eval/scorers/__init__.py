@@ -90,4 +90,4 @@ def score_task(name: str, preds: list[dict]) -> TaskScore:
     return TaskScore(100.0 * sum(p["score"] for p in preds) / len(preds), name)
 
 
-from . import caption, coin, dcl, exact, judge, mc, pope, text_qa, vqa  # noqa: E402,F401
+from . import caption, coin, dcl, exact, judge, mc, mmbench, mme, pope, seed_bench, text_qa, vqa  # noqa: E402,F401
