@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from eval.report import write_report
+from eval.report import general_means, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -280,7 +280,7 @@ def plot(summary_cells: dict[str, list[Path]], out: Path) -> list[Path]:
         for cell in cells:
             data = json.loads((cell / "metrics.json").read_text())
             if data.get("general"):
-                curves.append([statistics.fmean(v.values()) for v in data["general"].values()])
+                curves.append([mean for _, mean in general_means(data)])
             points.append((data["metrics"]["mft"], data["metrics"]["bwt"]))
         if curves:
             ax1.plot([statistics.fmean(c) for c in zip(*curves)], marker="o", label=method)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keeplora.metrics import general_change, run_metrics
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "general_means"]
 
 _ORDER = ("transfer", "average", "last", "mft", "mfn", "maa", "bwt", "forgetting", "fwt", "general_change")
 
@@ -40,7 +40,7 @@ def _stages(data: dict) -> tuple[list[list[float]], list[str]]:
     return rows, labels
 
 
-def _general_means(data: dict) -> list[tuple[int, float]]:
+def general_means(data: dict) -> list[tuple[int, float]]:
     """(stage index, general-suite mean) at every stage the run scored it."""
     general, (_, labels) = data.get("general", {}), _stages(data)
     return [(i, sum(general[lab].values()) / len(general[lab])) for i, lab in enumerate(labels) if general.get(lab)]
@@ -69,7 +69,7 @@ def _compare_plot(loaded: dict[str, dict], out: Path) -> str:
         im = _heatmap(ax, data, f"{name}: R[i][j]", row_labels=k == 0)
     fig.colorbar(im, ax=list(axes[:n]), label="score (%)", shrink=0.8)
     ax = axes[n]
-    curves = {name: _general_means(data) for name, data in loaded.items()}
+    curves = {name: general_means(data) for name, data in loaded.items()}
     for name, points in curves.items():
         if points:
             ax.plot(*zip(*points), marker="o", label=name)
@@ -84,7 +84,7 @@ def _compare_plot(loaded: dict[str, dict], out: Path) -> str:
 
 def _general_table(loaded: dict[str, dict]) -> list[str]:
     """The general-suite mean at every stage, one row per run (blank where a run has no general suite)."""
-    rows = {name: _general_means(d) for name, d in loaded.items()}
+    rows = {name: general_means(d) for name, d in loaded.items()}
     stages = max((i for pts in rows.values() for i, _ in pts), default=-1) + 1
     if not stages:
         return []
@@ -112,7 +112,7 @@ def _plots(name: str, data: dict, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for j, task in enumerate(tasks):
         ax.plot(range(len(rows)), [r[j] for r in rows], marker="o", label=task)
-    points = _general_means(data)
+    points = general_means(data)
     if points:                                    # the held-out general suite, at the same stages
         ax.plot(*zip(*points), "k--", marker="s", label="general suite (mean)")
     ax.set_xticks(range(len(rows)), labels, rotation=45, ha="right")
