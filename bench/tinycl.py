@@ -166,6 +166,19 @@ def _diagnostics(cell: Path) -> dict:
     return out
 
 
+def basis_fill(cell: Path) -> dict:
+    """Share of each adapted layer's input dimensions inside the protected basis (mean over modules, %)
+    after the first task and after the last: how much room the sequence left for the next task."""
+    from safetensors import safe_open
+    files = sorted((cell / "bases").glob("task_*.safetensors"))
+    out = {}
+    for key, path in (("basis_first", files[0]), ("basis_last", files[-1])) if files else ():
+        with safe_open(str(path), "pt") as f:
+            shapes = [f.get_slice(name).get_shape() for name in f.keys()]
+        out[key] = 100 * statistics.fmean(k / d_in for d_in, k in shapes)
+    return out
+
+
 def format_capture(cell: Path) -> float | None:
     """Share of general-suite answers, after each task, that are wrong and are answers of that task's own
     training set (mean over tasks, %): the latest task's format taking over prompts it was never trained on."""
@@ -191,6 +204,7 @@ def cell_summary(cell: Path) -> dict:
     data = json.loads((cell / "metrics.json").read_text())
     row = {k: data["metrics"].get(k) for k in COLUMNS}
     row.update(_diagnostics(cell))
+    row.update(basis_fill(cell))
     row["minutes"] = sum(sum(stages.values()) for stages in data.get("timings", {}).values()) / 60
     row["zero_shot_mean"] = statistics.fmean(data["zero_shot"]) if data.get("zero_shot") else None
     row["capture"] = format_capture(cell)
@@ -214,15 +228,16 @@ def _fmt(pair: tuple[float, float] | None, digits: int = 1) -> str:
 
 def table(summary: dict[str, dict]) -> str:
     head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow "
-            "| capture % | min / run |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "| basis % after task 1 → last | capture % | min / run |\n|" + "---|" * 14 + "\n")
     rows = []
     zero = next((agg["zero_shot_mean"] for agg in summary.values() if "zero_shot_mean" in agg), None)
     if zero:                                       # the base before any task: every run's zero-shot row
-        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – | – | – |")
+        rows.append(f"| zero-shot (base) | – | – | {_fmt(zero)} | {_fmt(zero)} | – | – | 0 | – | – | – | – | – |")
     for method, agg in summary.items():
         cells = [str(int(agg["cells"][0]))] + [_fmt(agg.get(k)) for k in COLUMNS]
         leak = agg.get("leak")
-        cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), _fmt(agg.get("capture")),
+        fill = (f"{_fmt(agg['basis_first'], 0)} → {_fmt(agg['basis_last'], 0)}" if "basis_first" in agg else "–")
+        cells += [f"{leak[0]:.1e}" if leak else "–", _fmt(agg.get("depth_ratio"), 2), fill, _fmt(agg.get("capture")),
                   _fmt(agg.get("minutes"))]
         rows.append(f"| {method} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
@@ -252,9 +267,12 @@ def verdicts(summary: dict[str, dict]) -> list[str]:
         forgets = seq["bwt"][0] <= -10 and (seq.get("general_change", (0, 0))[0] < 0)
         out.append(f"validity: SeqLoRA BWT {seq['bwt'][0]:.1f}, general Δ {_fmt(seq.get('general_change'))} "
                    f"({'forgets' if forgets else 'does NOT forget enough: BWT must be ≤ −10 and general Δ < 0'})")
-    for name, other in (("SeqLoRA", seq), ("KeepLoRA", kl)):
-        if pp and other:
-            out.append(_compare("KeepLoRA++", pp, name, other))
+    if pp and kl:
+        out.append(_compare("KeepLoRA++", pp, "KeepLoRA", kl))
+    # every protected variant against the baseline, by the same rule (keeplora_pp first: the published method)
+    for method in sorted(summary, key=lambda m: m != "keeplora_pp"):
+        if seq and method not in ("seq_lora", "joint"):
+            out.append(_compare("KeepLoRA++" if method == "keeplora_pp" else method, summary[method], "SeqLoRA", seq))
     return out
 
 

@@ -1,7 +1,9 @@
 """The TinyCL-VL grid runner's bookkeeping: ordered recipes, resumable cells, aggregation and verdicts."""
 import json
 
+import torch
 import yaml
+from safetensors.torch import save_file
 
 from bench import tinycl
 
@@ -38,6 +40,25 @@ def test_aggregate_table_and_verdicts(tmp_path):
     lines = tinycl.verdicts(summary)
     assert any("SeqLoRA BWT -19.5" in v and "forgets" in v for v in lines)
     assert any(v.startswith("KeepLoRA++ vs SeqLoRA: BWT +16.0 (beyond") and "matched" in v for v in lines)
+
+
+def test_every_protected_variant_gets_a_verdict_against_seqlora(tmp_path):
+    cells = {m: [tinycl.cell_summary(_cell(tmp_path / m, bwt, mft, -5.0))]
+             for m, bwt, mft in (("seq_lora", -30.0, 60.0), ("keeplora_pp_ref", -10.0, 50.0), ("joint", 0.0, 70.0))}
+    lines = tinycl.verdicts({m: tinycl.aggregate(c) for m, c in cells.items()})
+    assert any(v.startswith("keeplora_pp_ref vs SeqLoRA: BWT +20.0") and "MFT gap -10.0 (NOT matched" in v
+               for v in lines)
+    assert not any(v.startswith("joint vs") for v in lines)
+
+
+def test_basis_fill_reads_each_modules_share_of_its_input_dimensions(tmp_path):
+    """After task 1: 4 of 16 and 8 of 32 columns (25 %); after task 2: 8 of 16 and 24 of 32 (62.5 %)."""
+    (tmp_path / "bases").mkdir()
+    for name, (k1, k2) in (("task_01_a", (4, 8)), ("task_02_b", (8, 24))):
+        save_file({"m0": torch.zeros(16, k1), "m1": torch.zeros(32, k2)},
+                  str(tmp_path / "bases" / f"{name}.safetensors"))
+    assert tinycl.basis_fill(tmp_path) == {"basis_first": 25.0, "basis_last": 62.5}
+    assert tinycl.basis_fill(tmp_path / "no_bases") == {}
 
 
 def test_benchmarks_section_is_replaced_between_markers(tmp_path):

@@ -32,7 +32,8 @@ def _mme_release(tmp_path):
             f"Is there a blue car in {name}? Please answer yes or no.\tNo\n")
     Image.new("RGB", (8, 8)).save(src / "artwork" / "images" / "10002.jpg")
     (src / "artwork" / "questions_answers_YN" / "10002.txt").write_text(
-        "Is this artwork by Titian? Please answer yes or no.\tYes\nIs this artwork by Monet? Please answer yes or no.\tNo\n")
+        "Is this artwork by Titian? Please answer yes or no.\tYes\n"
+        "Is this artwork by Monet? Please answer yes or no.\tNo\n")
     (src / "artwork" / "questions_answers_YN" / "10003.txt").write_text("Is it? Please answer yes or no.\tYes\n")
     return src
 
@@ -145,7 +146,8 @@ def test_seed_bench_keeps_image_questions_and_counts_the_video_ones(tmp_path):
                  {"question_id": "v1", "question": "What happens?", "choice_a": "a", "choice_b": "b",
                   "choice_c": "c", "choice_d": "d", "answer": "B", "data_id": "v.mp4", "data_type": "video",
                   "question_type_id": 10}]
-    (src / "SEED-Bench.json").write_text(json.dumps({"questions": questions, "question_type": {"Instances Counting": 5}}))
+    doc = {"questions": questions, "question_type": {"Instances Counting": 5}}
+    (src / "SEED-Bench.json").write_text(json.dumps(doc))
     out = beside(tmp_path)
     manifest = seed_prep.convert(src, out)
     assert manifest["tasks"]["image"]["skipped"] == {"video_questions": 1}
