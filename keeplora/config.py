@@ -89,6 +89,10 @@ class SubspaceCfg(_Strict):
     """ε_f: energy threshold of the GPM basis growth after each task."""
     grad_ratio: float = Field(0.2, gt=0, le=1)
     """Share of each task's training set (evenly spaced) used for the task-gradient estimates."""
+    grad_samples: Optional[int] = Field(None, ge=1)
+    """At most this many samples in that subset (still evenly spaced over the whole file); null = the
+    ``grad_ratio`` share alone, as published. For a task trained on far fewer samples than its file holds
+    (a ``max_steps`` budget), or a very large one, it keeps the statistics passes a bounded share of training."""
     growth: Literal["grad", "features", "features_summed"] = "grad"
     """Basis growth from the post-training gradient (LLaVA/video rule) or from layer inputs (CLIP rule):
     ``features`` = the uncentred input covariance Σ x xᵀ; ``features_summed`` = the official MTIL code's

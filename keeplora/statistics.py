@@ -268,12 +268,13 @@ def passes(model: nn.Module, layers: dict[str, nn.Linear], batches: Callable[[],
         yield from accumulate(model, {n: layers[n] for n in chunk}, batches(), forward, make()).items()
 
 
-def subset_indices(n: int, ratio: float) -> list[int]:
-    """``torch.linspace(0, n-1, int(ratio·n)).long()`` as the official ``extract_gradients.py`` (at least 1).
+def subset_indices(n: int, ratio: float, cap: int | None = None) -> list[int]:
+    """``torch.linspace(0, n-1, int(ratio·n)).long()`` as the official ``extract_gradients.py`` (at least 1),
+    with at most ``cap`` indices when one is given (``subspace.grad_samples``).
 
     ``.long()`` truncates: for n = 24,000 and ratio 0.2 half of the indices differ from rounding.
     """
-    k = max(1, int(ratio * n))
+    k = max(1, int(ratio * n) if cap is None else min(int(ratio * n), cap))
     return torch.linspace(0, n - 1, k).long().tolist()
 
 

@@ -197,7 +197,8 @@ class ContinualTrainer:
         sub = self.recipe.subspace
         budget = None if sub.pass_memory_mb is None else int(sub.pass_memory_mb * 2 ** 20)
         samples = self._dataset_samples(t)
-        data = {"task": partial(self._batches, [samples[i] for i in subset_indices(len(samples), sub.grad_ratio)])}
+        subset = subset_indices(len(samples), sub.grad_ratio, sub.grad_samples)
+        data = {"task": partial(self._batches, [samples[i] for i in subset])}
         if self.reference:
             data["reference"] = partial(self._batches, self.reference)
 

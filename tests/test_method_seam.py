@@ -36,33 +36,37 @@ class InputMean(Accumulator):
         return list(self.sums.values()) + list(self.counts.values())
 
     def results(self, batches):
-        return {n: self.sums[n] / self.counts[n] for n in self.sums}
+        return {n: (self.sums[n] / self.counts[n], batches) for n in self.sums}
 
 
 @register_method("mean_protect")
 class MeanProtect(KeepLoRAPlusPlus):
     def end_task(self, ctx):
         super().end_task(ctx)
-        covered = []
-        for name, mean in ctx.statistics(InputMean):
+        covered, seen = [], set()
+        for name, (mean, batches) in ctx.statistics(InputMean):
+            seen.add(batches)
             self.bases[name] = torch.cat([self.bases[name],
                                           orthonormal_columns(mean[:, None], against=self.bases[name])], dim=1)
             inside = self.bases[name] @ (self.bases[name].T @ mean)
             covered.append((name, float((inside - mean).norm() / mean.norm())))
         out = Path(self.recipe.output_dir) / "mean_protect.json"
-        out.write_text(json.dumps(dict(covered)))
+        out.write_text(json.dumps({"covered": dict(covered), "batches": sorted(seen)}))
 '''
 
 
 @pytest.mark.slow
 def test_a_method_with_its_own_statistic_needs_only_its_file(tmp_path, tiny_data):
     (tmp_path / "mean_protect.py").write_text(PLUGIN)
+    # subspace.grad_samples caps the task subset every statistic reads: 2 samples, 1 per batch (12 uncapped)
     recipe = tiny_recipe(tmp_path, tiny_data, "seam", tasks=("color",), method__name="mean_protect",
-                         optim__max_steps=2)
+                         optim__max_steps=2, subspace__grad_samples=2, subspace__grad_batch_size=1)
     code = f"import sys, mean_protect; from keeplora.cli import main; sys.exit(main([{str(recipe)!r}]))"
     proc = run_launcher(["python", "-c", code], env_extra={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    covered = json.loads((tmp_path / "seam" / "mean_protect.json").read_text())
+    written = json.loads((tmp_path / "seam" / "mean_protect.json").read_text())
+    covered = written["covered"]
+    assert written["batches"] == [2]                                   # summed over ranks: the capped subset
     diagnostics = json.loads((tmp_path / "seam" / "diagnostics.json").read_text())
     assert set(covered) == set(diagnostics["color"])                   # every adapted layer got the statistic
     assert max(covered.values()) < 1e-5                                # and protects its mean input now

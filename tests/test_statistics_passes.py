@@ -66,6 +66,11 @@ def test_subset_indices_truncate_as_the_official_code():
     assert subset_indices(3, 0.1) == [0]
 
 
+def test_a_capped_subset_stays_evenly_spaced_over_the_whole_file():
+    assert subset_indices(1_200, 0.2, 96) == torch.linspace(0, 1_199, 96).long().tolist()
+    assert subset_indices(1_200, 0.2, 5_000) == subset_indices(1_200, 0.2)          # a cap above the share
+
+
 def _coverage(basis, g_t):
     """Share of ‖Gᵀ‖² inside span(basis): the energy the grown basis really protects."""
     return float((basis.T @ g_t).square().sum() / g_t.square().sum())

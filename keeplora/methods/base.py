@@ -22,9 +22,10 @@ class TaskContext:
     ``statistics(make_accumulator, data)`` runs the data through the model at the current weights and yields
     ``(layer, result)`` pairs pass by pass (``keeplora.statistics``; ``subspace.pass_memory_mb`` bounds one
     pass's state: consume each pair before asking for the next). ``data`` is one of ``datasets``: ``"task"``
-    (the task's evenly spaced ``subspace.grad_ratio`` subset) and, when the recipe has one, ``"reference"``
-    (``subspace.reference``). Collective across ranks. ``towers`` names each module's tower (``vision`` /
-    ``text`` encoder, or the LLM ``decoder``); ``adapter`` is the model family's adapter.
+    (the task's evenly spaced ``subspace.grad_ratio`` subset, at most ``grad_samples`` of it) and, when the
+    recipe has one, ``"reference"`` (``subspace.reference``). Collective across ranks. ``towers`` names each
+    module's tower (``vision`` / ``text`` encoder, or the LLM ``decoder``); ``adapter`` is the model family's
+    adapter.
     """
     index: int
     name: str
