@@ -48,7 +48,7 @@ def _task_files(recipe: Recipe, base: Path) -> Iterator[str]:
 def _task_contents(recipe: Recipe, base: Path) -> Iterator[str]:
     """Every sample of every file that exists: ids, answers, turns, test media, per-sample scorers."""
     from eval.likelihood import SCORER as LIKELIHOOD
-    from eval.scorers import check_scorer
+    from eval.scorers import check_ids, check_scorer
 
     from .data import read_test_file, read_train_file
     readers = {"train": read_train_file, "test": read_test_file}
@@ -69,6 +69,8 @@ def _task_contents(recipe: Recipe, base: Path) -> Iterator[str]:
                 for s in samples if key == "test" else []:
                     if s.scorer is not None:
                         check_scorer(s.scorer, f"{path} sample {s.id!r}")
+                if key == "test":
+                    check_ids(task.scorer, [s.id for s in samples], f"{where}.test ({task.name}) {path}")
             except UserError as exc:
                 yield str(exc)
         try:

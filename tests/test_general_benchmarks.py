@@ -1,9 +1,5 @@
 """MME, MMBench and SEED-Bench as general-ability sets: each converter reads the benchmark's files as they are
 distributed, each scorer applies the benchmark's own rule (worked by hand below)."""
-import base64
-import io
-import json
-
 import pytest
 from PIL import Image
 
@@ -17,30 +13,12 @@ from eval.scorers.mme import mme_answer
 from keeplora.data import read_test_file
 
 from .conftest import beside
-
-
-def _mme_release(tmp_path):
-    """Two subtasks in the release's two layouts: ``color`` flat, ``artwork`` with images/ + questions_answers_YN/."""
-    src = tmp_path / "MME_Benchmark_release_version"
-    (src / "color").mkdir(parents=True)
-    (src / "artwork" / "images").mkdir(parents=True)
-    (src / "artwork" / "questions_answers_YN").mkdir()
-    for name in ("000000006723", "000000008277"):
-        Image.new("RGB", (8, 8)).save(src / "color" / f"{name}.jpg")
-        (src / "color" / f"{name}.txt").write_text(
-            f"Is there a red car in {name}? Please answer yes or no.\tYes\n"
-            f"Is there a blue car in {name}? Please answer yes or no.\tNo\n")
-    Image.new("RGB", (8, 8)).save(src / "artwork" / "images" / "10002.jpg")
-    (src / "artwork" / "questions_answers_YN" / "10002.txt").write_text(
-        "Is this artwork by Titian? Please answer yes or no.\tYes\n"
-        "Is this artwork by Monet? Please answer yes or no.\tNo\n")
-    (src / "artwork" / "questions_answers_YN" / "10003.txt").write_text("Is it? Please answer yes or no.\tYes\n")
-    return src
+from .general_layouts import mmbench_tsv, mme_release, seed_release
 
 
 def test_mme_reads_both_release_layouts_with_lmms_evals_llava_prompt(tmp_path):
     out = beside(tmp_path)
-    manifest = mme_prep.convert(_mme_release(tmp_path), out)
+    manifest = mme_prep.convert(mme_release(tmp_path), out)
     assert manifest["tasks"]["all"]["missing_media"]["test"] == 1          # 10003's image is not there
     assert "celebrity" in manifest["absent"]
     samples = read_test_file(f"{out}/all/test.jsonl")
@@ -54,7 +32,7 @@ def test_mme_reads_both_release_layouts_with_lmms_evals_llava_prompt(tmp_path):
 
 
 def test_a_question_line_that_is_not_question_tab_yes_no_is_named(tmp_path):
-    src = _mme_release(tmp_path)
+    src = mme_release(tmp_path)
     (src / "color" / "000000006723.txt").write_text("Is there a car?\tMaybe\n")
     with pytest.raises(ConvertError, match=r"000000006723.txt: line 1 is not 'question<TAB>Yes\|No'"):
         mme_prep.convert(src, beside(tmp_path))
@@ -78,26 +56,8 @@ def test_mme_score_is_accuracy_plus_accuracy_plus_per_subtask_summed_by_group():
     assert result.value == pytest.approx(100 * 325 / 400)
 
 
-def _png_b64() -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _mmbench_tsv(tmp_path, rows, answer_column=True):
-    header = ["index", "question", "hint", "A", "B", "C", "D"] + (["answer"] if answer_column else []) + [
-        "category", "image"]
-    lines = ["\t".join(header)]
-    for index, question, hint, options, answer in rows:
-        cells = [str(index), question, hint, *options, *([answer] if answer_column else []), "color", _png_b64()]
-        lines.append("\t".join(cells))
-    path = tmp_path / "mmbench_dev_20230712.tsv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_mmbench_writes_every_rotation_with_llavas_prompt(tmp_path):
-    tsv = _mmbench_tsv(tmp_path, [(7, "What colour is it?", "Look closely.", ["red", "green", "blue", "nan"], "A")])
+    tsv = mmbench_tsv(tmp_path, [(7, "What colour is it?", "Look closely.", ["red", "green", "blue", "nan"], "A")])
     out = beside(tmp_path)
     mmbench_prep.convert(tsv, out)
     samples = read_test_file(f"{out}/dev/test.jsonl")
@@ -109,7 +69,7 @@ def test_mmbench_writes_every_rotation_with_llavas_prompt(tmp_path):
 
 
 def test_mmbench_test_split_without_answers_is_refused(tmp_path):
-    tsv = _mmbench_tsv(tmp_path, [(1, "Q?", "nan", ["a", "b", "c", "d"], "A")], answer_column=False)
+    tsv = mmbench_tsv(tmp_path, [(1, "Q?", "nan", ["a", "b", "c", "d"], "A")], answer_column=False)
     with pytest.raises(ConvertError, match="no 'answer' column — the test split is scored by MMBench's server"):
         mmbench_prep.convert(tsv, beside(tmp_path))
 
@@ -122,7 +82,7 @@ def test_mmbench_reads_options_as_can_infer(answer, read):
 
 
 def test_circular_eval_counts_a_question_only_when_every_rotation_is_right(tmp_path):
-    tsv = _mmbench_tsv(tmp_path, [(1, "Colour?", "nan", ["red", "green", "nan", "nan"], "A"),
+    tsv = mmbench_tsv(tmp_path, [(1, "Colour?", "nan", ["red", "green", "nan", "nan"], "A"),
                                   (2, "Shape?", "nan", ["disc", "cube", "nan", "nan"], "B")])
     out = beside(tmp_path)
     mmbench_prep.convert(tsv, out)
@@ -137,22 +97,27 @@ def test_circular_eval_counts_a_question_only_when_every_rotation_is_right(tmp_p
 
 
 def test_seed_bench_keeps_image_questions_and_counts_the_video_ones(tmp_path):
-    src = tmp_path / "SEED-Bench"
-    (src / "SEED-Bench-image").mkdir(parents=True)
-    Image.new("RGB", (8, 8)).save(src / "SEED-Bench-image" / "1454426_2591111986.jpg")
-    questions = [{"question_id": "101669", "question": "How many towels are in the image?", "choice_a": "One",
-                  "choice_b": "Two", "choice_c": "Three", "choice_d": "Four", "answer": "A",
-                  "data_id": "1454426_2591111986.jpg", "data_type": "image", "question_type_id": 5},
-                 {"question_id": "v1", "question": "What happens?", "choice_a": "a", "choice_b": "b",
-                  "choice_c": "c", "choice_d": "d", "answer": "B", "data_id": "v.mp4", "data_type": "video",
-                  "question_type_id": 10}]
-    doc = {"questions": questions, "question_type": {"Instances Counting": 5}}
-    (src / "SEED-Bench.json").write_text(json.dumps(doc))
     out = beside(tmp_path)
-    manifest = seed_prep.convert(src, out)
+    manifest = seed_prep.convert(seed_release(tmp_path), out)
     assert manifest["tasks"]["image"]["skipped"] == {"video_questions": 1}
     (sample,) = read_test_file(f"{out}/image/test.jsonl")
     assert sample.turns[0][0] == ("<image>\nHow many towels are in the image?\nA. One\nB. Two\nC. Three\nD. Four\n"
                                   "Answer with the option's letter from the given choices directly.")
     assert score_task("seed_bench", [{"prediction": p, "answers": ["A"]} for p in ("A", " A\n", "A.", "One")]
                       ).value == pytest.approx(50.0)
+
+
+def test_ids_the_scorer_cannot_group_are_refused_before_training_and_at_scoring(tmp_path, tiny_data):
+    """A general set scored ``mme`` but not converted by data_prep.mme: one line naming the entry and the sample."""
+    from keeplora.checks import check_files
+    from keeplora.config import RecipeError, load_recipe
+    from keeplora.errors import UserError
+
+    from .conftest import tiny_recipe
+    recipe = tiny_recipe(tmp_path, tiny_data, "ids", tasks=("color",),
+                         general=[{"name": "MME", "test": str(tiny_data / "color" / "test.jsonl"), "scorer": "mme"}])
+    with pytest.raises(RecipeError, match=r"general\[0\]\.test \(MME\) .*: sample '.*': the mme scorer reads ids "
+                                          r"of the form 'perception\|cognition/subtask/image/k'"):
+        check_files(load_recipe(recipe))
+    with pytest.raises(UserError, match=r"sample 'q@x': the mmbench scorer reads ids of the form 'question@round'"):
+        score_task("mmbench", [{"id": "q@x", "question": "", "prediction": "A", "answers": ["A"]}])

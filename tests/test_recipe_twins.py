@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from .conftest import ROOT, run_launcher
+from .general_layouts import converted
 
 # recipe -> (indices of the two recipe tasks whose settings the twin keeps, tiny tasks that stand in)
 TWINS = {"ucit_seq": ((0, 5), ("color", "shape")),        # exact match; caption average with lr override
@@ -31,7 +32,10 @@ def _twin(name: str, tmp_path, data) -> tuple:
         rec["model"].update(family=family, prompt_template=None, system_prompt=None)
     rec["tasks"] = [{**rec["tasks"][i], "name": t, "train": str(data / t / "train.json"),
                      "test": str(data / t / "test.jsonl")} for i, t in zip(picks, tiny)]
-    rec["general"] = [{**g, "test": str(data / tiny[0] / "test.jsonl")} for g in rec.get("general", [])]
+    # general sets whose scorer groups samples by id (MME, MMBench) get a tiny copy of their benchmark,
+    # converted; the others a tiny task's test file
+    rec["general"] = [{**g, "test": str(converted(g.get("scorer"), tmp_path / g["name"])
+                                        or data / tiny[0] / "test.jsonl")} for g in rec.get("general", [])]
     scale = rec["lora"]["alpha"] / rec["lora"]["r"]
     rec["lora"].update(r=8, alpha=8 * scale)
     rec["model"]["name_or_path"] = None

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from keeplora.errors import UserError
 from keeplora.registry import Registry
 
-__all__ = ["register_scorer", "register_corpus_scorer", "score", "score_corpus", "score_task", "check_scorer",
-           "SCORERS", "CORPUS_SCORERS", "LAYOUTS", "CorpusScore", "TaskScore"]
+__all__ = ["register_scorer", "register_corpus_scorer", "register_id_form", "score", "score_corpus", "score_task",
+           "check_scorer", "check_ids", "SCORERS", "CORPUS_SCORERS", "LAYOUTS", "CorpusScore", "TaskScore"]
 
 
 @dataclass
@@ -56,6 +56,23 @@ def register_scorer(name: str, *, layout: str):
 def register_corpus_scorer(name: str, *, layout: str):
     """Decorator: ``@register_corpus_scorer("caption_coco", layout="llava")``."""
     return _registrar(CORPUS_SCORERS, name, layout)
+
+
+ID_FORMS: dict[str, tuple[Callable[[str], bool], str]] = {}
+"""Scorer name -> (accepts an id, the form in words): scorers that group samples by their ids (MME's image
+pairs, MMBench's rotations) and so need the ids their converter writes."""
+
+
+def register_id_form(name: str, accepts: Callable[[str], bool], form: str) -> None:
+    ID_FORMS[name] = (accepts, form)
+
+
+def check_ids(name: str, ids: Sequence, where: str) -> None:
+    """One-line error for the first sample id a scorer cannot group (checked before training and at scoring)."""
+    accepts, form = ID_FORMS.get(name, (None, ""))
+    bad = next((i for i in ids if not accepts(str(i))), None) if accepts else None
+    if bad is not None:
+        raise UserError(f"{where}: sample {bad!r}: the {name} scorer reads ids of the form {form}")
 
 
 def score(name: str, prediction: str, answers: Sequence[str]) -> float:

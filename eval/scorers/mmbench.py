@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from . import CorpusScore, register_corpus_scorer
+from . import CorpusScore, check_ids, register_corpus_scorer, register_id_form
 
 __all__ = ["mmbench_option", "mmbench"]
 
@@ -35,6 +35,7 @@ def mmbench_option(answer: str, options: dict[str, str]) -> str:
 
 @register_corpus_scorer("mmbench", layout="llava")
 def mmbench(preds: list[dict]) -> CorpusScore:
+    check_ids("mmbench", [p["id"] for p in preds], "mmbench")
     rounds: dict[str, dict[int, bool]] = defaultdict(dict)
     for p in preds:
         question, _, r = str(p["id"]).rpartition("@")
@@ -44,3 +45,7 @@ def mmbench(preds: list[dict]) -> CorpusScore:
     first = [r[min(r)] for r in rounds.values()]
     return CorpusScore(circular, {"circular": 100 * circular, "single_pass": 100 * sum(first) / len(first),
                                   "questions": float(len(rounds))})
+
+
+register_id_form("mmbench", lambda i: i.rpartition("@")[0] != "" and i.rpartition("@")[2].isdigit(),
+                 "'question@round', as python -m data_prep.mmbench writes them")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import CorpusScore, register_corpus_scorer
+from . import CorpusScore, check_ids, register_corpus_scorer, register_id_form
 
 __all__ = ["mme_answer", "mme"]
 
@@ -27,6 +27,7 @@ def mme_answer(text: str) -> str:
 def mme(preds: list[dict]) -> CorpusScore:
     """``id`` is ``group/subtask/image/k`` (``data_prep.mme``): the group a subtask sums into and the image
     whose two questions make accuracy+."""
+    check_ids("mme", [p["id"] for p in preds], "mme")
     images: dict[tuple[str, str], dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for p in preds:
         group, subtask, image, _ = str(p["id"]).split("/")
@@ -37,3 +38,7 @@ def mme(preds: list[dict]) -> CorpusScore:
         parts[subtask] = 100 * (sum(answers) / len(answers) + sum(all(o) for o in per_image.values()) / len(per_image))
         parts[group] += parts[subtask]
     return CorpusScore((parts["perception"] + parts["cognition"]) / (200 * len(images)), parts)
+
+
+register_id_form("mme", lambda i: len(i.split("/")) == 4 and i.split("/")[0] in ("perception", "cognition"),
+                 "'perception|cognition/subtask/image/k', as python -m data_prep.mme writes them")
