@@ -145,6 +145,15 @@ def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Pat
     return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
 
 
+def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path) -> dict[str, list[Path]]:
+    """The grid's cells that finished, running nothing (``--report-only``): a method whose cells are still
+    missing is reported over those it has, and the table's ``cells`` column says how many."""
+    n_tasks = len(yaml.safe_load(recipe.read_text())["tasks"])
+    plan = [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
+    cells = {m: [out / m / f"order{o}_seed{s}" for pm, o, s in plan if pm == m] for m in methods}
+    return {m: kept for m, cs in cells.items() if (kept := [c for c in cs if _finished(c, n_tasks)])}
+
+
 def _diagnostics(cell: Path) -> dict:
     """Largest leak and the deepest/shallowest layer ratio of mean ‖ΔW‖ over the whole sequence."""
     path = cell / "diagnostics.json"
@@ -336,11 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cpus / jobs threads)")
     ap.add_argument("--reference-samples", type=int, default=1200,
                     help="samples of the reference set for the methods that use one (evenly spaced over its files)")
+    ap.add_argument("--report-only", action="store_true", help="aggregate the finished cells, run none")
     ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
-    cells = run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs,
-                     args.reference_samples)
+    cells = (finished_cells(recipe, args.methods, args.seeds, args.orders, out) if args.report_only else
+             run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs, args.reference_samples))
     summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])

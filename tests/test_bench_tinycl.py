@@ -83,3 +83,14 @@ def test_format_capture_counts_wrong_general_answers_taken_from_the_task_just_le
             {"prediction": "square", "answers": ["circle"]}, {"prediction": "circle", "answers": ["circle"]}]
     (cell / "predictions/after_count/general_shapes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert tinycl.format_capture(cell) == 25.0
+
+
+def test_report_only_takes_the_finished_cells_and_runs_none(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"tasks": [{"name": "a"}, {"name": "b"}]}))
+    for cell, done in (("seq_lora/order1_seed0", ["a", "b"]), ("seq_lora/order2_seed0", ["a"]),
+                       ("keeplora/order1_seed0", ["a", "b"])):
+        (tmp_path / cell).mkdir(parents=True)
+        (tmp_path / cell / "run_manifest.json").write_text(json.dumps({"tasks_done": done}))
+    cells = tinycl.finished_cells(recipe, ["seq_lora", "keeplora", "joint"], 1, 2, tmp_path)
+    assert cells == {"seq_lora": [tmp_path / "seq_lora/order1_seed0"], "keeplora": [tmp_path / "keeplora/order1_seed0"]}
