@@ -237,7 +237,7 @@ def _fmt(pair: tuple[float, float] | None, digits: int = 1) -> str:
 
 def table(summary: dict[str, dict]) -> str:
     head = ("| method | cells | Transfer | Average | Last | MFT | BWT | general Δ | max leak | ‖ΔW‖ deep/shallow "
-            "| basis % after task 1 → last | capture % | min / run |\n|" + "---|" * 14 + "\n")
+            "| basis % after task 1 → last | capture % | min / run |\n|" + "---|" * 13 + "\n")
     rows = []
     zero = next((agg["zero_shot_mean"] for agg in summary.values() if "zero_shot_mean" in agg), None)
     if zero:                                       # the base before any task: every run's zero-shot row
