@@ -37,6 +37,7 @@ def test_aggregate_table_and_verdicts(tmp_path):
     assert summary["seq_lora"]["bwt"] == (-19.5, 0.5) and summary["keeplora_pp"]["depth_ratio"][0] == 4.0
     text = tinycl.table(summary)
     assert "| seq_lora | 2 |" in text and "-19.5 ± 0.5" in text
+    assert len({line.count("|") for line in text.strip().splitlines()}) == 1       # every row as wide as the header
     lines = tinycl.verdicts(summary)
     assert any("SeqLoRA BWT -19.5" in v and "forgets" in v for v in lines)
     assert any(v.startswith("KeepLoRA++ vs SeqLoRA: BWT +16.0 (beyond") and "matched" in v for v in lines)
