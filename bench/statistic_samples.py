@@ -100,8 +100,9 @@ def run(recipe_path: str, task: int, cap: int) -> dict:
     samples = read_train_file(recipe.tasks[task].train, recipe.tasks[task].media_root, recipe.tasks[task].name)
     subset = [samples[i] for i in subset_indices(len(samples), recipe.subspace.grad_ratio)]
     size = recipe.subspace.grad_batch_size
-    first = subset_indices(len(subset), min(1.0, cap / len(subset)))        # evenly spaced within the subset
-    ordered = [subset[i] for i in first] + [s for i, s in enumerate(subset) if i not in set(first)]
+    first = subset_indices(len(subset), 1.0, cap)                          # evenly spaced within the subset
+    taken = set(first)
+    ordered = [subset[i] for i in first] + [s for i, s in enumerate(subset) if i not in taken]
     acc = SplitStatistics(first=-(-len(first) // size))
     encoder = adapter.make_encoder(loaded, recipe)
 

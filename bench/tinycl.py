@@ -135,11 +135,16 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     return cell
 
 
+def _plan(methods: list[str], seeds: int, orders: int) -> list[tuple[str, int, int]]:
+    """(method, order, seed) for every cell, seed by seed."""
+    return [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
+
+
 def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path, extra: list[str],
              jobs: int, reference_samples: int = 1200) -> dict[str, list[Path]]:
     """Every cell, ``jobs`` at a time, seed by seed (a grid stopped early has every method at the same seeds);
     a failed cell stops the grid after the running ones end."""
-    plan = [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
+    plan = _plan(methods, seeds, orders)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs, reference_samples), plan))
     return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
@@ -149,7 +154,7 @@ def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: int, ou
     """The grid's cells that finished, running nothing (``--report-only``): a method whose cells are still
     missing is reported over those it has, and the table's ``cells`` column says how many."""
     n_tasks = len(yaml.safe_load(recipe.read_text())["tasks"])
-    plan = [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
+    plan = _plan(methods, seeds, orders)
     cells = {m: [out / m / f"order{o}_seed{s}" for pm, o, s in plan if pm == m] for m in methods}
     return {m: kept for m, cs in cells.items() if (kept := [c for c in cs if _finished(c, n_tasks)])}
 

@@ -63,10 +63,8 @@ def _convert_subtask(src: Path, subtask: str, files: TaskFiles) -> None:
                                "prompt": f"<image>\n{text}{PROMPT_SUFFIX}", "answer": answer})
 
 
-def _convert(src: Path, task: str) -> TaskFiles:
-    files, present = TaskFiles(), [t for t in SUBTASKS if (src / t).is_dir()]
-    if not present:
-        raise ConvertError(f"MME: none of the subtask folders ({', '.join(SUBTASKS[:3])}, …) under {src}")
+def _convert(src: Path, present: list[str]) -> TaskFiles:
+    files = TaskFiles()
     for subtask in present:
         _convert_subtask(src, subtask, files)
     return files
@@ -74,8 +72,11 @@ def _convert(src: Path, task: str) -> TaskFiles:
 
 def convert(src: str | Path, out: str | Path) -> dict:
     src = Path(src)
-    absent = [t for t in SUBTASKS if not (src / t).is_dir()]
-    return convert_tasks("MME", src, out, ["all"], _convert, absent=absent)
+    present = [t for t in SUBTASKS if (src / t).is_dir()]
+    if not present:
+        raise ConvertError(f"MME: none of the subtask folders ({', '.join(SUBTASKS[:3])}, …) under {src}")
+    return convert_tasks("MME", src, out, ["all"], lambda s, _: _convert(s, present),
+                         absent=[t for t in SUBTASKS if t not in present])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from keeplora.atomic import atomic_write_text
 
 from . import tinycl_sources as src
-from .common import ConvertError
+from .common import LETTER_SUFFIX, ConvertError
 from .tiny_synth import COLORS, write_items
 from .tinycl_general import DIGITS, GENERAL, NUMBERS, general_items
 from .tinycl_world import (
@@ -95,7 +95,7 @@ def _color_mc(rng, n):
     does not learn in a task's 150 steps (measured: chance with shuffled options, BENCHMARKS.md)."""
     colors = sorted(COLORS)
     listing = "\n".join(f"{'ABCDEF'[i]}. {c}" for i, c in enumerate(colors))
-    question = f"What color is the shape?\n{listing}\nAnswer with the option's letter from the given choices directly."
+    question = f"What color is the shape?\n{listing}{LETTER_SUFFIX}"
     shapes = [scene(rng, 1) for _ in range(n)]
     return [(render(objs), question, "ABCDEF"[colors.index(objs[0]["color"])]) for objs in shapes]
 
