@@ -111,10 +111,11 @@ def _deepspeed(recipe: Recipe, base: Path) -> Iterator[str]:
     except json.JSONDecodeError as exc:
         yield f"deepspeed.config: {p} is not valid JSON (line {exc.lineno}: {exc.msg})"
         return
-    from .dist.ds_config import check_zero_block, misspelt_keys
+    from .dist.ds_config import check_autocast, check_zero_block, misspelt_keys
     yield from misspelt_keys(cfg, str(p))
     try:
         check_zero_block(cfg, str(p))
+        check_autocast(cfg, recipe.model.dtype, str(p))
     except UserError as exc:
         yield str(exc)
 

@@ -84,12 +84,15 @@ def test_run_files_follow_the_umask(tmp_path):
      "train_micro_batch_size_per_gp: unknown key .* did you mean 'train_micro_batch_size_per_gpu'"),
     ({"stage": 2, "overlap_com": True}, "zero_optimization.overlap_com: unknown key"),
     ({"stage": 2, "reduce_bucket_size": "auto", "contiguous_gradients": True}, None),
+    ({"stage": 2, "_top": {"torch_autocast": {"enabled": True, "dtype": "bfloat16"}}, "_dtype": "bfloat16"},
+     "torch_autocast casts fp32 weights per op and needs model.dtype float32, not bfloat16"),
+    ({"stage": 2, "_top": {"torch_autocast": {"enabled": True, "dtype": "bfloat16"}}}, None),
 ])
 def test_deepspeed_json_checked_before_loading(tmp_path, tiny_data, zero, message):
     ds = tmp_path / "ds.json"
-    top = zero.pop("_top", {})
+    top, dtype = zero.pop("_top", {}), zero.pop("_dtype", "float32")
     ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": "auto", "zero_optimization": zero, "wandb": {}, **top}))
-    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}",
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}", f"model.dtype={dtype}",
                                                                  f"tasks.0.train={tiny_data / 'color/train.json'}",
                                                                  f"tasks.0.test={tiny_data / 'color/test.jsonl'}"])
     recipe = recipe.model_copy(update={"tasks": recipe.tasks[:1], "general": []})
@@ -98,6 +101,20 @@ def test_deepspeed_json_checked_before_loading(tmp_path, tiny_data, zero, messag
     else:
         with pytest.raises(RecipeError, match=message):
             check_files(recipe, ROOT)
+
+
+def test_autocast_reduces_gradients_in_fp32_unless_modules_are_named(tmp_path):
+    """DeepSpeed's default would mark every nn.Linear (each LoRA factor) for bf16 gradient reduction."""
+    from keeplora.dist import build_ds_config
+    ds = tmp_path / "ds.json"
+    recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"deepspeed.config={ds}"])
+    for block, wanted in (({"enabled": True}, []), ({"enabled": True, "lower_precision_safe_modules": ["x.Y"]},
+                                                     ["x.Y"])):
+        ds.write_text(json.dumps({"zero_optimization": {"stage": 2}, "torch_autocast": block}))
+        assert build_ds_config(recipe, 1, 64, on_cpu=True)["torch_autocast"]["lower_precision_safe_modules"] == wanted
+    ds.write_text(json.dumps({"zero_optimization": {"stage": 2}, "torch_autocast": {"enabled": True, "dtype": "fp16"}}))
+    with pytest.raises(RecipeError, match="float16 is not supported by DeepSpeed on CPU"):
+        build_ds_config(recipe, 1, 64, on_cpu=True)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Recipe, RecipeError
 
-__all__ = ["build_ds_config", "check_precision", "check_zero_block", "misspelt_keys"]
+__all__ = ["build_ds_config", "check_autocast", "check_precision", "check_zero_block", "misspelt_keys"]
 
 # top-level blocks defined outside ``deepspeed.runtime.constants`` (whose string constants name the rest)
 _BLOCKS = {"zero_optimization", "flops_profiler", "activation_checkpointing", "tensorboard", "wandb", "comms_logger",
@@ -63,6 +63,32 @@ def _fill_precision(cfg: dict, dtype: str, on_cpu: bool, source: str) -> None:
             raise RecipeError(f"{source}: {key}.enabled={block['enabled']} contradicts model.dtype {dtype}")
     if dtype == "bfloat16":      # bf16 gradient accumulation rounds away the residual-subspace guarantee
         cfg.setdefault("data_types", {})["grad_accum_dtype"] = "fp32"
+
+
+def _autocast_block(cfg: dict) -> dict | None:
+    block = cfg.get("torch_autocast")
+    return block if isinstance(block, dict) and block.get("enabled") else None
+
+
+def check_autocast(cfg: dict, dtype: str, source: str) -> None:
+    """DeepSpeed's ``torch_autocast`` block runs the training forward in bf16 over fp32 weights; the
+    statistics passes, merges and evaluation call the model outside the engine, so they stay fp32."""
+    if _autocast_block(cfg) and dtype != "float32":
+        raise RecipeError(f"{source}: torch_autocast casts fp32 weights per op and needs model.dtype float32, "
+                          f"not {dtype}; drop the torch_autocast block or set model.dtype=float32")
+
+
+def _fill_autocast(cfg: dict, dtype: str, on_cpu: bool, source: str) -> None:
+    """Gradients are reduced in fp32 unless the user names modules: DeepSpeed's default would reduce every
+    ``nn.Linear``'s (every LoRA factor's) gradient in the low dtype."""
+    block = _autocast_block(cfg)
+    if block is None:
+        return
+    check_autocast(cfg, dtype, source)
+    if on_cpu and str(block.get("dtype", "bfloat16")).replace("torch.", "") in ("float16", "fp16", "half"):
+        raise RecipeError(f"{source}: torch_autocast.dtype float16 is not supported by DeepSpeed on CPU; "
+                          "use bfloat16")
+    block.setdefault("lower_precision_safe_modules", [])
 
 
 def _fill_zero(zero: dict, hidden: int) -> None:
@@ -120,6 +146,7 @@ def build_ds_config(recipe: Recipe, world: int, hidden_size: int, on_cpu: bool) 
     _fill(cfg, "train_batch_size", opt.micro_batch_size * opt.grad_accum * world, source)
     _fill(cfg, "gradient_clipping", opt.max_grad_norm, source)
     _fill_precision(cfg, recipe.model.dtype, on_cpu, source)
+    _fill_autocast(cfg, recipe.model.dtype, on_cpu, source)
     _fill_zero(cfg["zero_optimization"], hidden_size)
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.setdefault("steps_per_print", 10 ** 9)

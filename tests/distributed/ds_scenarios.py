@@ -30,14 +30,16 @@ def _micro(ids, step, m, rank, world, gas):
     return {"input_ids": x, "attention_mask": torch.ones_like(x), "labels": x.clone()}
 
 
-def train(rank, world, stage: int, dtype: str, gas: int, steps: int, project: bool = True):
-    """Train, then report per-module leak of ΔW = s·B·A (fp32 masters) and a checksum of every parameter."""
+def train(rank, world, stage: int, dtype: str, gas: int, steps: int, project: bool = True,
+          config: str | None = None):
+    """Train (with the DeepSpeed JSON ``config`` where given), then report the per-module leak of
+    ΔW = s·B·A (fp32 masters) and a checksum of every parameter."""
     from deepspeed.utils import safe_get_full_fp32_param
     info = init_distributed()
     recipe = load_recipe(ROOT / "recipes/smoke_image_seq.yaml", [f"model.dtype={dtype}"])
     peft, bases, pairs = keeplora_tiny_peft(recipe, train_a=True)
     recipe.optim.micro_batch_size, recipe.optim.grad_accum = GLOBAL_BATCH // gas // world, gas
-    recipe.deepspeed.config, recipe.deepspeed.zero_stage = None, stage
+    recipe.deepspeed.config, recipe.deepspeed.zero_stage = config and str(ROOT / config), stage
     cfg = build_ds_config(recipe, world, 64, on_cpu=True)
     params = [{"params": [p for n, p in peft.named_parameters() if p.requires_grad], "lr": 1e-2}]
     engine = make_engine(peft, params, cfg, steps, 0.0, 0.0)
@@ -77,7 +79,10 @@ def scenarios(rank, world):
                          "z2_bf16_gas2": dict(stage=2, dtype="bfloat16", gas=2),
                          "z1_fp32": dict(stage=1, dtype="float32", gas=1),
                          "z0_fp32": dict(stage=0, dtype="float32", gas=1),
-                         "z2_fp32_unprojected": dict(stage=2, dtype="float32", gas=2, project=False)}.items():
+                         "z2_fp32_unprojected": dict(stage=2, dtype="float32", gas=2, project=False),
+                         # last: DeepSpeed keeps autocast state in module globals once an engine enables it
+                         "z2_fp32_autocast": dict(stage=2, dtype="float32", gas=2,
+                                                  config="recipes/ds/zero2_autocast.json")}.items():
         out[name] = train(rank, world, steps=4, **kwargs)
     return out
 
