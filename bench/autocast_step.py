@@ -4,9 +4,9 @@
 
 A lead for CPU runs (this project's machines have avx512_bf16): the model's language side with PEFT LoRA on
 the recipe's targets, a forward + backward on random token ids, fp32 and ``torch.autocast("cpu", bfloat16)``
-alternated so both see the same machine load. The trainer does not use autocast: its statistics
-accumulators and merges would have to run outside it to keep their exactness. Prints seconds per step and
-the ratio; last line JSON.
+alternated so both see the same machine load. The trainer runs its training forward this way when the
+recipe's DeepSpeed JSON enables ``torch_autocast`` (``recipes/ds/zero2_autocast.json``); its statistics
+passes, merges and evaluation stay fp32. Prints seconds per step and the ratio; last line JSON.
 """
 from __future__ import annotations
 

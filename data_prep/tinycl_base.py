@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["build_base", "BASE_MODEL", "general_scores", "train_on_general", "cached_info", "publish"]
 
@@ -90,7 +90,25 @@ def general_scores(model, encoder, data: Path, device, batch_size: int = 64,
     return out
 
 
-def _skill_batches(encoder, data: Path, batch: int, seed: int, skills: tuple[str, ...] | None = None):
+class _EncodedOnce(Dataset):
+    """Each sample encoded on first read and kept: the base's 4,800 steps read every general sample about
+    ten times, and encoding (image decode, resize, tokenize) was a quarter of a step. Same batches, same
+    base; the collators build new tensors, so a kept item is never modified."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset, self.items = dataset, [None] * len(dataset)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        if self.items[i] is None:
+            self.items[i] = self.dataset[i]
+        return self.items[i]
+
+
+def _skill_batches(encoder, data: Path, batch: int, seed: int, skills: tuple[str, ...] | None = None,
+                   keep_encoded: bool = True):
     """Endless batches, each from one skill (a batch mixing 17-token images with 68-token clips would pad
     every image sample to the clip's length), skills drawn in proportion to their size; video batches
     cost four image batches, so the one video skill is drawn half as often."""
@@ -98,7 +116,8 @@ def _skill_batches(encoder, data: Path, batch: int, seed: int, skills: tuple[str
     from keeplora.data.records import read_train_file
     loaders = {}
     for i, (skill, path) in enumerate(sorted(_general_files(data, "train", skills).items())):
-        loaders[skill] = DataLoader(EncodedDataset(read_train_file(path), encoder), batch_size=batch, shuffle=True,
+        dataset = EncodedDataset(read_train_file(path), encoder)
+        loaders[skill] = DataLoader(_EncodedOnce(dataset) if keep_encoded else dataset, batch_size=batch, shuffle=True,
                                     drop_last=True, generator=torch.Generator().manual_seed(seed + i),
                                     collate_fn=partial(collate_train, pad_id=encoder.loaded.tokenizer.pad_token_id))
     iters = {k: iter(v) for k, v in loaders.items()}
@@ -115,7 +134,7 @@ def _skill_batches(encoder, data: Path, batch: int, seed: int, skills: tuple[str
 
 def train_on_general(model, encoder, data: Path, steps: int, batch: int, lr: float, seed: int, *,
                      params: list | None = None, skills: tuple[str, ...] | None = None,
-                     desc: str = "pretraining the TinyCL-VL base") -> float:
+                     desc: str = "pretraining the TinyCL-VL base", keep_encoded: bool = True) -> float:
     """AdamW + warm-up/cosine on the general mixture; ``params`` (default: every weight) are the ones trained."""
     from tqdm import tqdm
 
@@ -126,7 +145,7 @@ def train_on_general(model, encoder, data: Path, steps: int, batch: int, lr: flo
     model.train()
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(_schedule, total=steps, warmup=max(1, steps // 20)))
-    loss_ema, batches = None, _skill_batches(encoder, data, batch, seed, skills)
+    loss_ema, batches = None, _skill_batches(encoder, data, batch, seed, skills, keep_encoded)
     for _ in (bar := tqdm(range(steps), desc=desc)):
         loss = model(**to_device(next(batches), torch.device("cpu"), torch.float32)).loss
         loss.backward()

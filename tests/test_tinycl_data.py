@@ -107,3 +107,27 @@ def test_general_change_is_last_minus_zero_shot_mean():
               "after t2": {"a": 50.0, "b": 50.0}}
     assert general_change(stages) == pytest.approx(-20.0)
     assert general_change({"zero-shot": {"a": 1.0}}) is None
+
+
+def test_base_pretraining_keeps_encoded_samples_without_changing_the_base(built, monkeypatch):
+    """12 samples per skill in batches of 4: 30 steps read each skill's samples about twice."""
+    from bench import base_encoding
+    from data_prep.tinycl_base import build_base
+    out, _ = built
+    build_base(out, steps=2, batch=4)                         # its tokenizer is what the bench loads
+    monkeypatch.setattr(base_encoding, "train_on_general", _counting(base_encoding.train_on_general))
+    assert base_encoding.main(["--data", str(out), "--steps", "30", "--batch", "4"]) == 0    # bit-identical
+
+
+def _counting(train):
+    """Wrap the pretraining so the test sees how often each sample is encoded in each mode."""
+    from keeplora.models import Encoder
+
+    def run(model, encoder: Encoder, *args, keep_encoded: bool, **kwargs):
+        calls = []
+        original = encoder.encode
+        encoder.encode = lambda sample, *a, **k: (calls.append(sample.id), original(sample, *a, **k))[1]
+        loss = train(model, encoder, *args, keep_encoded=keep_encoded, **kwargs)
+        assert (len(calls) == len(set(calls))) == keep_encoded
+        return loss
+    return run
