@@ -179,6 +179,7 @@ class ContinualTrainer:
         with self.writer.stage(f"task {task.name}: saving the merged model, record and bases"):
             self.writer.save_task(t, task.name, self.model, self.companions, self.method, self.recipe, self.record,
                                   self.reference_id)
+        self._barrier()                                      # rank 0's files are complete before anyone goes on
         fault_point(f"eval:{t}")
         row = self._evaluate_row(f"after {task.name}", self.writer.global_step(t + 1))
         clock.lap("eval_s")
@@ -186,6 +187,9 @@ class ContinualTrainer:
         self.writer.add_row(row)
         if self.dist.rank == 0:
             drop_task(self.out, task_label(t, task.name))
+        # the task is done only once rank 0 has recorded it and dropped its step checkpoints: a rank running
+        # ahead would read them mid-deletion, or be pre-empted in the next task before the manifest says so
+        self._barrier()
 
     def _announce(self, text: str) -> None:
         if self.dist.rank == 0:
