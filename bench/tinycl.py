@@ -4,7 +4,9 @@
 
 Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) in
 ``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
-can be stopped and restarted. Order 1 is the recipe's order, order 2 the reverse. Reported per method,
+can be stopped and restarted; the cells evaluate the base once between them (``OUT/.score_cache``: a
+zero-shot score is reused where the model, test set and evaluation settings are the same). Order 1 is the
+recipe's order, order 2 the reverse. Reported per method,
 mean ± std over seeds × orders: Transfer, Average, Last, MFT, BWT (points) and the general-suite change
 (after the last task minus before the first), plus mechanism diagnostics from ``diagnostics.json``:
 the largest leak ‖ΔW·B‖/‖ΔW‖ into the protected basis and the deepest/shallowest ratio of mean ‖ΔW‖ (with
@@ -86,6 +88,7 @@ VARIANTS = {
 }
 COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
 MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"
+SCORE_CACHE = ".score_cache"         # the grid's cells share their zero-shot scores (eval/score_cache.py)
 
 
 def _ordered_recipe(recipe: Path, order: int, out: Path) -> Path:
@@ -120,7 +123,7 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     if _finished(cell, n_tasks):
         return cell
     cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
-           *_overrides(path, method, reference_samples), *extra]
+           f"eval.score_cache={out / SCORE_CACHE}", *_overrides(path, method, reference_samples), *extra]
     print("$ " + " ".join(cmd), flush=True)
     env = {**os.environ, "PYTHON": sys.executable}
     if jobs == 1:

@@ -191,6 +191,10 @@ class EvalCfg(_Strict):
     """Evaluate only the first N test samples of each task."""
     zero_shot: bool = True
     """Evaluate every task before the first one is trained."""
+    score_cache: Optional[str] = None
+    """A folder where zero-shot scores are kept and reused by every run with the same base, test sets and
+    evaluation settings — a grid's cells (``eval/score_cache.py`` says what identifies an entry); null =
+    always evaluate."""
     label_set: Literal["task", "all"] = "task"
     """Classifier families (CLIP): classify among the task's own classes (MTIL, task identity known) or among
     the merged class list of every task and general-suite entry (task-agnostic, X-TAIL style)."""

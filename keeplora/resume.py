@@ -24,6 +24,7 @@ _NOT_FINGERPRINTED = {"output_dir", "resume", "overwrite", "dry_run", "tasks", "
 def fingerprint(recipe: Recipe) -> str:
     """Hash of every setting that shapes the results (the task list is checked separately: it may grow)."""
     data = {k: v for k, v in recipe.model_dump().items() if k not in _NOT_FINGERPRINTED}
+    data["eval"].pop("score_cache")                     # where reused zero-shot scores live changes no score
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

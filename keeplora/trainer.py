@@ -372,16 +372,33 @@ class ContinualTrainer:
         return row
 
     def _score(self, label: str, tasks, sample_sets, prefix: str) -> list[float]:
+        """Each set's score; with ``eval.score_cache``, a zero-shot score evaluated before is reused."""
+        from eval.score_cache import entry_key, load_entry, model_digest, save_entry
+        folder = self.recipe.eval.score_cache if label == "zero-shot" else None
+        model_id = model_digest(self.model, self.recipe.model.name_or_path) if folder else None
+        values, reused = [], 0
+        for task, samples in zip(tasks, sample_sets):
+            key = entry_key(model_id, self.recipe, task, prefix, samples, self.dist.world) if folder else None
+            found = load_entry(Path(folder), key) if folder else None
+            if folder and any_rank(found is None):          # every rank evaluates, or none does
+                found = None
+            result, preds = found or self._score_set(label, task, samples, prefix)
+            if folder and found is None and self.dist.rank == 0:
+                save_entry(Path(folder), key, result, preds)
+            reused += found is not None
+            self.writer.save_predictions(label, prefix + task.name, preds, result)
+            values.append(result.value)
+        if reused:
+            kind = "general" if prefix else "task"
+            self._announce(f"{label}: {reused} of {len(values)} {kind} sets reused from {folder}")
+        return values
+
+    def _score_set(self, label: str, task, samples, prefix: str):
         from eval.harness import evaluate_task
         from eval.likelihood import SCORER as LIKELIHOOD
         from eval.likelihood import text_likelihood
-        ev, values = self.recipe.eval, []
-        for task, samples in zip(tasks, sample_sets):
-            if task.scorer == LIKELIHOOD:                   # samples: the text
-                result, preds = text_likelihood(self.model, self.loaded.tokenizer, samples, self.dist.device), []
-            else:
-                result, preds = evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size,
-                                              ev.max_new_tokens, self.dist.device, desc=f"{label}: {prefix}{task.name}")
-            self.writer.save_predictions(label, prefix + task.name, preds, result)
-            values.append(result.value)
-        return values
+        if task.scorer == LIKELIHOOD:                       # samples: the text
+            return text_likelihood(self.model, self.loaded.tokenizer, samples, self.dist.device), []
+        ev = self.recipe.eval
+        return evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size, ev.max_new_tokens,
+                             self.dist.device, desc=f"{label}: {prefix}{task.name}")
