@@ -6,7 +6,8 @@ Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) i
 ``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
 can be stopped and restarted; the cells evaluate the base once between them (``OUT/.score_cache``: a
 zero-shot score is reused where the model, test set and evaluation settings are the same). Order 1 is the
-recipe's order, order 2 the reverse. Reported per method,
+recipe's order, order 2 the reverse; ``--dev`` runs order 3 only (``order_tasks``), where defaults are
+chosen before the reported grid runs. Reported per method,
 mean ± std over seeds × orders: Transfer, Average, Last, MFT, BWT (points) and the general-suite change
 (after the last task minus before the first), plus mechanism diagnostics from ``diagnostics.json``:
 the largest leak ‖ΔW·B‖/‖ΔW‖ into the protected basis and the deepest/shallowest ratio of mean ‖ΔW‖ (with
@@ -91,12 +92,20 @@ MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"
 SCORE_CACHE = ".score_cache"         # the grid's cells share their zero-shot scores (eval/score_cache.py)
 
 
+def order_tasks(tasks: list, order: int) -> list:
+    """Order 1: the recipe's; 2: reversed; 3, the development order (``--dev``): every other task, then the
+    rest (a, c, e, b, d) — neither of the reported two, so a default chosen on it is not fitted to them."""
+    if order == 3:
+        return tasks[::2] + tasks[1::2]
+    return list(reversed(tasks)) if order == 2 else list(tasks)
+
+
 def _ordered_recipe(recipe: Path, order: int, out: Path) -> Path:
-    """The recipe itself for order 1; a copy with the task list reversed for order 2."""
+    """The recipe itself for order 1; a copy with its tasks in ``order`` otherwise."""
     if order == 1:
         return recipe
     data = yaml.safe_load(recipe.read_text())
-    data["tasks"] = list(reversed(data["tasks"]))
+    data["tasks"] = order_tasks(data["tasks"], order)
     path = out / f"{recipe.stem}.order{order}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -138,12 +147,12 @@ def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra:
     return cell
 
 
-def _plan(methods: list[str], seeds: int, orders: int) -> list[tuple[str, int, int]]:
+def _plan(methods: list[str], seeds: int, orders: list[int]) -> list[tuple[str, int, int]]:
     """(method, order, seed) for every cell, seed by seed."""
-    return [(m, o, s) for s in range(seeds) for o in range(1, orders + 1) for m in methods]
+    return [(m, o, s) for s in range(seeds) for o in orders for m in methods]
 
 
-def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path, extra: list[str],
+def run_grid(recipe: Path, methods: list[str], seeds: int, orders: list[int], out: Path, extra: list[str],
              jobs: int, reference_samples: int = 1200) -> dict[str, list[Path]]:
     """Every cell, ``jobs`` at a time, seed by seed (a grid stopped early has every method at the same seeds);
     a failed cell stops the grid after the running ones end."""
@@ -153,7 +162,8 @@ def run_grid(recipe: Path, methods: list[str], seeds: int, orders: int, out: Pat
     return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
 
 
-def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: int, out: Path) -> dict[str, list[Path]]:
+def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: list[int],
+                   out: Path) -> dict[str, list[Path]]:
     """The grid's cells that finished, running nothing (``--report-only``): a method whose cells are still
     missing is reported over those it has, and the table's ``cells`` column says how many."""
     n_tasks = len(yaml.safe_load(recipe.read_text())["tasks"])
@@ -348,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=sorted(VARIANTS))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--orders", type=int, default=2, choices=[1, 2])
+    ap.add_argument("--dev", action="store_true",
+                    help="run and report the development order (3) only: where defaults are chosen, before the grid")
     ap.add_argument("--out", default="runs/tinycl")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra recipe overrides for every cell")
     ap.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cpus / jobs threads)")
@@ -357,8 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
-    cells = (finished_cells(recipe, args.methods, args.seeds, args.orders, out) if args.report_only else
-             run_grid(recipe, args.methods, args.seeds, args.orders, out, args.set, args.jobs, args.reference_samples))
+    if args.dev and args.write_benchmarks:
+        raise SystemExit("error: --dev reports the development order, not the grid; drop --write-benchmarks")
+    orders = [3] if args.dev else list(range(1, args.orders + 1))
+    cells = (finished_cells(recipe, args.methods, args.seeds, orders, out) if args.report_only else
+             run_grid(recipe, args.methods, args.seeds, orders, out, args.set, args.jobs, args.reference_samples))
     summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -367,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     report = write_report([cs[0] for cs in cells.values()], out / "report")
     text = (f"### TinyCL-VL: `{args.recipe}`\n\n`{command}` — {time.strftime('%Y-%m-%d')}, "
             f"{platform.machine()}, {os.cpu_count()} cores, wall {wall / 60:.1f} min for this call "
-            f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × {args.orders} order(s).\n\n"
+            f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × "
+            f"{'the development order' if args.dev else f'{args.orders} order(s)'}.\n\n"
             + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary)) + relative_table(summary)
             + f"\nPlots: `{os.path.relpath(plots[0], ROOT)}`, `{os.path.relpath(report.parent / 'compare.png', ROOT)}` "
             f"(not committed; rerun the command).\n\n")

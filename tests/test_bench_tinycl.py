@@ -93,5 +93,13 @@ def test_report_only_takes_the_finished_cells_and_runs_none(tmp_path):
                        ("keeplora/order1_seed0", ["a", "b"])):
         (tmp_path / cell).mkdir(parents=True)
         (tmp_path / cell / "run_manifest.json").write_text(json.dumps({"tasks_done": done}))
-    cells = tinycl.finished_cells(recipe, ["seq_lora", "keeplora", "joint"], 1, 2, tmp_path)
+    cells = tinycl.finished_cells(recipe, ["seq_lora", "keeplora", "joint"], 1, [1, 2], tmp_path)
     assert cells == {"seq_lora": [tmp_path / "seq_lora/order1_seed0"], "keeplora": [tmp_path / "keeplora/order1_seed0"]}
+
+
+def test_the_development_order_is_neither_reported_order():
+    tasks = ["a", "b", "c", "d", "e"]
+    dev = tinycl.order_tasks(tasks, 3)
+    assert dev == ["a", "c", "e", "b", "d"] and sorted(dev) == tasks
+    assert dev not in (tinycl.order_tasks(tasks, 1), tinycl.order_tasks(tasks, 2))
+    assert tinycl._plan(["m"], 2, [3]) == [("m", 3, 0), ("m", 3, 1)]
