@@ -26,6 +26,7 @@ from keeplora.atomic import atomic_write_text
 __all__ = ["model_digest", "entry_key", "load_entry", "save_entry"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+TRAINING_ONLY = {"train", "epochs", "lr"}          # a task entry's fields that no zero-shot score depends on
 
 
 def model_digest(model: torch.nn.Module, source: str | None) -> str:
@@ -63,13 +64,14 @@ def _stat(path: Path) -> tuple[int, int]:
 def entry_key(model_id: str, recipe, entry, prefix: str, samples, world: int) -> str:
     """The cache key of one test set's zero-shot score."""
     settings = {
-        "model": model_id, "samples": _samples_digest(samples), "set": entry.model_dump(), "prefix": prefix,
+        "model": model_id, "samples": _samples_digest(samples), "set": entry.model_dump(exclude=TRAINING_ONLY),
+        "prefix": prefix,
         "recipe": {k: recipe.model_dump()[k] for k in ("model", "data")},
         "eval": recipe.eval.model_dump(exclude={"score_cache", "zero_shot"}), "world": world,
         "versions": {p: version(p) for p in ("torch", "transformers", "keeplora")},
     }
     if recipe.eval.label_set == "all":          # a classifier picks among every set's classes
-        settings["all_sets"] = sorted(json.dumps(e.model_dump(exclude={"train", "epochs", "lr"}), sort_keys=True)
+        settings["all_sets"] = sorted(json.dumps(e.model_dump(exclude=TRAINING_ONLY), sort_keys=True)
                                       for e in [*recipe.tasks, *recipe.general])
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 

@@ -34,7 +34,7 @@ def test_the_key_follows_what_decides_a_score_and_nothing_else(tmp_path):
         return entry_key(model, recipe, recipe.tasks[0], "", samples or _samples(), world)
 
     same = [_recipe("method.name=seq_lora", "lora.r=4", "seed=3", "optim.lr=1e-2", "output_dir=/tmp/y",
-                    f"eval.score_cache={tmp_path}")]
+                    f"eval.score_cache={tmp_path}"), _recipe("tasks.0.epochs=2", "tasks.0.train=other.json")]
     assert all(key(r) == key() for r in same)
     with torch.no_grad():
         layer.weight[0, 0] += 1e-6
