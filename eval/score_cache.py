@@ -22,8 +22,9 @@ import torch
 
 from eval.scorers import TaskScore
 from keeplora.atomic import atomic_write_text
+from keeplora.step_loop import any_rank
 
-__all__ = ["model_digest", "entry_key", "load_entry", "save_entry"]
+__all__ = ["model_digest", "entry_key", "load_entry", "save_entry", "ScoreCache"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 TRAINING_ONLY = {"train", "epochs", "lr"}          # a task entry's fields that no zero-shot score depends on
@@ -66,7 +67,7 @@ def entry_key(model_id: str, recipe, entry, prefix: str, samples, world: int) ->
     settings = {
         "model": model_id, "samples": _samples_digest(samples), "set": entry.model_dump(exclude=TRAINING_ONLY),
         "prefix": prefix,
-        "recipe": {k: recipe.model_dump()[k] for k in ("model", "data")},
+        "recipe": recipe.model_dump(include={"model", "data"}),
         "eval": recipe.eval.model_dump(exclude={"score_cache", "zero_shot"}), "world": world,
         "versions": {p: version(p) for p in ("torch", "transformers", "keeplora")},
     }
@@ -86,3 +87,21 @@ def load_entry(folder: Path, key: str) -> tuple[TaskScore, list[dict]] | None:
 
 def save_entry(folder: Path, key: str, score: TaskScore, predictions: list[dict]) -> None:
     atomic_write_text(Path(folder) / f"{key}.json", json.dumps({"score": asdict(score), "predictions": predictions}))
+
+
+class ScoreCache:
+    """One zero-shot row's lookups: the model digested once for all its sets, and every rank told the same
+    answer (all evaluate a set, or none does, so no rank is left in the evaluation's collectives)."""
+
+    def __init__(self, folder: str | Path, model: torch.nn.Module, recipe, rank: int, world: int):
+        self.folder, self.recipe, self.rank, self.world = Path(folder), recipe, rank, world
+        self.model_id = model_digest(model, recipe.model.name_or_path)
+
+    def lookup(self, entry, prefix: str, samples) -> tuple[str, tuple[TaskScore, list[dict]] | None]:
+        key = entry_key(self.model_id, self.recipe, entry, prefix, samples, self.world)
+        found = load_entry(self.folder, key)
+        return key, None if any_rank(found is None) else found
+
+    def store(self, key: str, score: TaskScore, predictions: list[dict]) -> None:
+        if self.rank == 0:
+            save_entry(self.folder, key, score, predictions)

@@ -362,35 +362,33 @@ class ContinualTrainer:
     def _evaluate_row(self, label: str, step: int = 0) -> list[float]:
         """Scores of every task of the sequence (learned or not) and of the general suite, with the current
         merged model; logged at global ``step``."""
-        row, general = self._score(label, self.recipe.tasks, self.test_sets, ""), None
+        cache = None
+        if label == "zero-shot" and self.recipe.eval.score_cache:
+            from eval.score_cache import ScoreCache
+            cache = ScoreCache(self.recipe.eval.score_cache, self.model, self.recipe, self.dist.rank, self.dist.world)
+        row, general = self._score(label, self.recipe.tasks, self.test_sets, "", cache), None
         self.writer.print_row(label, row)
         if self.recipe.general:
-            scores = self._score(label, self.recipe.general, self.general_sets, "general_")
+            scores = self._score(label, self.recipe.general, self.general_sets, "general_", cache)
             general = {g.name: v for g, v in zip(self.recipe.general, scores)}
             self.writer.add_general(label, general)
         self.writer.log_stage(step, row, general)
         return row
 
-    def _score(self, label: str, tasks, sample_sets, prefix: str) -> list[float]:
-        """Each set's score; with ``eval.score_cache``, a zero-shot score evaluated before is reused."""
-        from eval.score_cache import entry_key, load_entry, model_digest, save_entry
-        folder = self.recipe.eval.score_cache if label == "zero-shot" else None
-        model_id = model_digest(self.model, self.recipe.model.name_or_path) if folder else None
+    def _score(self, label: str, tasks, sample_sets, prefix: str, cache=None) -> list[float]:
+        """Each set's score; with a ``ScoreCache`` (``eval.score_cache``), one evaluated before is reused."""
         values, reused = [], 0
         for task, samples in zip(tasks, sample_sets):
-            key = entry_key(model_id, self.recipe, task, prefix, samples, self.dist.world) if folder else None
-            found = load_entry(Path(folder), key) if folder else None
-            if folder and any_rank(found is None):          # every rank evaluates, or none does
-                found = None
+            key, found = cache.lookup(task, prefix, samples) if cache else (None, None)
             result, preds = found or self._score_set(label, task, samples, prefix)
-            if folder and found is None and self.dist.rank == 0:
-                save_entry(Path(folder), key, result, preds)
+            if cache and found is None:
+                cache.store(key, result, preds)
             reused += found is not None
             self.writer.save_predictions(label, prefix + task.name, preds, result)
             values.append(result.value)
         if reused:
             kind = "general" if prefix else "task"
-            self._announce(f"{label}: {reused} of {len(values)} {kind} sets reused from {folder}")
+            self._announce(f"{label}: {reused} of {len(values)} {kind} sets reused from {cache.folder}")
         return values
 
     def _score_set(self, label: str, task, samples, prefix: str):
