@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.cell_results import COLUMNS, archive, archived, cell_summary
 from eval.report import general_means, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,6 @@ VARIANTS = {
     "ref_features": ["method.name=keeplora_pp", REFERENCE + "0.99", "subspace.growth=features"],
     "frozen_projector": ["method.name=keeplora_pp", "optim.projector_lr=null"],
 }
-COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
 MARK_START, MARK_END = "<!-- tinycl:start -->", "<!-- tinycl:end -->"
 SCORE_CACHE = ".score_cache"         # the grid's cells share their zero-shot scores (eval/score_cache.py)
 
@@ -123,14 +123,16 @@ def _overrides(recipe: Path, method: str, reference_samples: int) -> list[str]:
 
 
 def run_cell(recipe: Path, method: str, order: int, seed: int, out: Path, extra: list[str], jobs: int = 1,
-             reference_samples: int = 1200) -> Path:
-    """Run one cell unless it finished; with ``jobs`` > 1 its output goes to ``<cell>/train.log`` and it
-    gets ``cpus / jobs`` threads, so that parallel cells do not oversubscribe the cores."""
+             reference_samples: int = 1200, results: Path | None = None) -> Path:
+    """Run one cell unless it finished (in ``out`` or in the ``results`` folder); with ``jobs`` > 1 its output
+    goes to ``<cell>/train.log`` and it gets ``cpus / jobs`` threads, so parallel cells do not oversubscribe."""
     cell = out / method / f"order{order}_seed{seed}"
     path = _ordered_recipe(recipe, order, out)
     n_tasks = len(yaml.safe_load(path.read_text())["tasks"])
     if _finished(cell, n_tasks):
         return cell
+    if kept := archived(results, cell):
+        return kept
     cmd = ["bash", str(ROOT / "launch/train.sh"), str(path), f"output_dir={cell}", f"seed={seed}",
            f"eval.score_cache={out / SCORE_CACHE}", *_overrides(path, method, reference_samples), *extra]
     print("$ " + " ".join(cmd), flush=True)
@@ -153,89 +155,24 @@ def _plan(methods: list[str], seeds: int, orders: list[int]) -> list[tuple[str, 
 
 
 def run_grid(recipe: Path, methods: list[str], seeds: int, orders: list[int], out: Path, extra: list[str],
-             jobs: int, reference_samples: int = 1200) -> dict[str, list[Path]]:
+             jobs: int, reference_samples: int = 1200, results: Path | None = None) -> dict[str, list[Path]]:
     """Every cell, ``jobs`` at a time, seed by seed (a grid stopped early has every method at the same seeds);
     a failed cell stops the grid after the running ones end."""
     plan = _plan(methods, seeds, orders)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs, reference_samples), plan))
+        done = list(pool.map(lambda c: run_cell(recipe, *c, out, extra, jobs, reference_samples, results), plan))
     return {m: [cell for (pm, _, _), cell in zip(plan, done) if pm == m] for m in methods}
 
 
-def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: list[int],
-                   out: Path) -> dict[str, list[Path]]:
-    """The grid's cells that finished, running nothing (``--report-only``): a method whose cells are still
-    missing is reported over those it has, and the table's ``cells`` column says how many."""
+def finished_cells(recipe: Path, methods: list[str], seeds: int, orders: list[int], out: Path,
+                   results: Path | None = None) -> dict[str, list[Path]]:
+    """The grid's cells that finished, in ``out`` or else in ``results``, running nothing (``--report-only``):
+    a method whose cells are still missing is reported over those it has (the table's ``cells`` column)."""
     n_tasks = len(yaml.safe_load(recipe.read_text())["tasks"])
     plan = _plan(methods, seeds, orders)
     cells = {m: [out / m / f"order{o}_seed{s}" for pm, o, s in plan if pm == m] for m in methods}
-    return {m: kept for m, cs in cells.items() if (kept := [c for c in cs if _finished(c, n_tasks)])}
-
-
-def _diagnostics(cell: Path) -> dict:
-    """Largest leak and the deepest/shallowest layer ratio of mean ‖ΔW‖ over the whole sequence."""
-    path = cell / "diagnostics.json"
-    if not path.is_file():
-        return {}
-    per_layer, relative, leaks = {}, {}, []
-    for modules in json.loads(path.read_text()).values():
-        for d in modules.values():
-            per_layer.setdefault(d["layer"], []).append(d["norm"])
-            relative.setdefault(d["layer"], []).append(d.get("relative"))
-            if d.get("leak") is not None:                  # methods without a protected basis have none
-                leaks.append(d["leak"])
-    means = {k: statistics.fmean(v) for k, v in per_layer.items()}
-    out = {"depth_ratio": means[max(means)] / means[min(means)] if means[min(means)] else None}
-    # ‖ΔW‖/‖W‖ of one task's merged update, per layer (mean over tasks and modules): how far a task moves weights
-    out.update({f"relative_l{k}": statistics.fmean(v) for k, v in sorted(relative.items()) if None not in v})
-    if leaks:
-        out["leak"] = max(leaks)
-    return out
-
-
-def basis_fill(cell: Path) -> dict:
-    """Share of each adapted layer's input dimensions inside the protected basis (mean over modules, %)
-    after the first task and after the last: how much room the sequence left for the next task."""
-    from safetensors import safe_open
-    files = sorted((cell / "bases").glob("task_*.safetensors"))
-    out = {}
-    for key, path in (("basis_first", files[0]), ("basis_last", files[-1])) if files else ():
-        with safe_open(str(path), "pt") as f:
-            shapes = [f.get_slice(name).get_shape() for name in f.keys()]
-        out[key] = 100 * statistics.fmean(k / d_in for d_in, k in shapes)
-    return out
-
-
-def format_capture(cell: Path) -> float | None:
-    """Share of general-suite answers, after each task, that are wrong and are answers of that task's own
-    training set (mean over tasks, %): the latest task's format taking over prompts it was never trained on."""
-    recipe = cell / "recipe.resolved.yaml"
-    if not recipe.is_file():
-        return None
-    from keeplora.data import read_train_file
-    shares = []
-    for task in yaml.safe_load(recipe.read_text())["tasks"]:
-        folder = cell / "predictions" / f"after_{task['name']}"
-        if not folder.is_dir():
-            continue
-        answers = {a for s in read_train_file(ROOT / task["train"]) for _, a in s.turns}
-        preds = [json.loads(line) for f in folder.glob("general_*.jsonl")
-                 for line in f.read_text().splitlines() if line.strip()]
-        if preds:
-            shares.append(100 * sum(p["prediction"] in answers and p["prediction"] not in p["answers"]
-                                    for p in preds) / len(preds))
-    return statistics.fmean(shares) if shares else None
-
-
-def cell_summary(cell: Path) -> dict:
-    data = json.loads((cell / "metrics.json").read_text())
-    row = {k: data["metrics"].get(k) for k in COLUMNS}
-    row.update(_diagnostics(cell))
-    row.update(basis_fill(cell))
-    row["minutes"] = sum(sum(stages.values()) for stages in data.get("timings", {}).values()) / 60
-    row["zero_shot_mean"] = statistics.fmean(data["zero_shot"]) if data.get("zero_shot") else None
-    row["capture"] = format_capture(cell)
-    return row
+    found = {m: [c if _finished(c, n_tasks) else archived(results, c) for c in cs] for m, cs in cells.items()}
+    return {m: kept for m, cs in found.items() if (kept := [c for c in cs if c is not None])}
 
 
 def aggregate(cells: list[dict]) -> dict:
@@ -366,15 +303,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-samples", type=int, default=1200,
                     help="samples of the reference set for the methods that use one (evenly spaced over its files)")
     ap.add_argument("--report-only", action="store_true", help="aggregate the finished cells, run none")
+    ap.add_argument("--results", default=None, help="a folder that keeps every finished cell's metrics and row "
+                    "(bench/cell_results.py); cells found there are not run again")
     ap.add_argument("--write-benchmarks", action="store_true", help="put the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     recipe, out, start = ROOT / args.recipe, ROOT / args.out, time.perf_counter()
     if args.dev and args.write_benchmarks:
         raise SystemExit("error: --dev reports the development order, not the grid; drop --write-benchmarks")
     orders = [3] if args.dev else list(range(1, args.orders + 1))
-    cells = (finished_cells(recipe, args.methods, args.seeds, orders, out) if args.report_only else
-             run_grid(recipe, args.methods, args.seeds, orders, out, args.set, args.jobs, args.reference_samples))
-    summary = {m: aggregate([cell_summary(c) for c in cs]) for m, cs in cells.items()}
+    results = ROOT / args.results if args.results else None
+    cells = (finished_cells(recipe, args.methods, args.seeds, orders, out, results) if args.report_only else
+             run_grid(recipe, args.methods, args.seeds, orders, out, args.set, args.jobs, args.reference_samples,
+                      results))
+    rows = {m: [cell_summary(c) for c in cs] for m, cs in cells.items()}
+    for cell, row in ((c, r) for m in cells for c, r in zip(cells[m], rows[m]) if results and c.is_relative_to(out)):
+        archive(results, cell, row)
+    summary = {m: aggregate(rs) for m, rs in rows.items()}
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
     plots = plot(cells, out)

@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from .errors import UserError
+from .models.loss import answer_loss
 
 __all__ = ["Position", "StepStats", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank"]
 
@@ -88,7 +89,7 @@ def run_steps(engine, loader_at: Callable[[int, int], object], total: int, gas: 
             if batch is None:
                 raise UserError(f"task {task}: every sample of a micro-batch was skipped as bad; fix the data")
             tokens += _tokens(batch)
-            loss = engine(**to_inputs(batch)).loss
+            loss = answer_loss(engine, to_inputs(batch))
             extra = regularizer()
             if extra is not None:
                 loss = loss + extra

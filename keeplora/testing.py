@@ -8,6 +8,7 @@ from .core import principal_basis, residual_init
 from .lora import ADAPTER, inject_lora, lora_modules
 from .methods.base import TaskContext, depth_scales
 from .models import get_adapter
+from .models.loss import answer_loss
 from .statistics import passes
 
 __all__ = ["keeplora_tiny_peft", "local_context"]
@@ -18,7 +19,7 @@ def local_context(model, layers: dict, layer_index: dict, data: dict[str, list[d
     """A one-process ``TaskContext`` over ready batches per data name (``{"task": [...], "reference": [...]}``),
     the model's own loss as the objective: what the trainer builds, without a run."""
     def loss(m, b):
-        return m(**b).loss
+        return answer_loss(m, b)
 
     def run(make, name):
         return passes(model, layers, lambda: data[name], loss, make, budget)

@@ -41,6 +41,7 @@ from .faults import fault_point
 from .lora import inject_lora, load_lora_weights, lora_weights, merge_into_record
 from .methods import Method, TaskContext, get_method
 from .models import Companions, get_adapter
+from .models.loss import answer_loss
 from .reference import read_reference
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_checksums, task_label
@@ -240,7 +241,7 @@ class ContinualTrainer:
 
     def _loss(self, model, batch: dict) -> torch.Tensor:
         dtype = next(model.parameters()).dtype
-        return model(**to_device(batch, self.dist.device, dtype)).loss
+        return answer_loss(model, to_device(batch, self.dist.device, dtype))
 
     # ------------------------------------------------------------------ training
     def _param_groups(self, peft_model, task: TaskCfg) -> list[dict]:

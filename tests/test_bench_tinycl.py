@@ -5,7 +5,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from bench import tinycl
+from bench import cell_results, tinycl
 
 
 def _cell(path, bwt, mft, general, leak=0.0):
@@ -31,8 +31,8 @@ def test_a_cell_counts_as_finished_only_when_every_task_is_done(tmp_path):
 
 
 def test_aggregate_table_and_verdicts(tmp_path):
-    seq = [tinycl.cell_summary(_cell(tmp_path / f"seq{i}", -20.0 + i, 80.0, -10.0)) for i in range(2)]
-    pp = [tinycl.cell_summary(_cell(tmp_path / f"pp{i}", -4.0 + i, 78.0, -1.0, 1e-6)) for i in range(2)]
+    seq = [cell_results.cell_summary(_cell(tmp_path / f"seq{i}", -20.0 + i, 80.0, -10.0)) for i in range(2)]
+    pp = [cell_results.cell_summary(_cell(tmp_path / f"pp{i}", -4.0 + i, 78.0, -1.0, 1e-6)) for i in range(2)]
     summary = {"seq_lora": tinycl.aggregate(seq), "keeplora_pp": tinycl.aggregate(pp)}
     assert summary["seq_lora"]["bwt"] == (-19.5, 0.5) and summary["keeplora_pp"]["depth_ratio"][0] == 4.0
     text = tinycl.table(summary)
@@ -44,7 +44,7 @@ def test_aggregate_table_and_verdicts(tmp_path):
 
 
 def test_every_protected_variant_gets_a_verdict_against_seqlora(tmp_path):
-    cells = {m: [tinycl.cell_summary(_cell(tmp_path / m, bwt, mft, -5.0))]
+    cells = {m: [cell_results.cell_summary(_cell(tmp_path / m, bwt, mft, -5.0))]
              for m, bwt, mft in (("seq_lora", -30.0, 60.0), ("keeplora_pp_ref", -10.0, 50.0), ("joint", 0.0, 70.0))}
     lines = tinycl.verdicts({m: tinycl.aggregate(c) for m, c in cells.items()})
     assert any(v.startswith("keeplora_pp_ref vs SeqLoRA: BWT +20.0") and "MFT gap -10.0 (NOT matched" in v
@@ -58,8 +58,8 @@ def test_basis_fill_reads_each_modules_share_of_its_input_dimensions(tmp_path):
     for name, (k1, k2) in (("task_01_a", (4, 8)), ("task_02_b", (8, 24))):
         save_file({"m0": torch.zeros(16, k1), "m1": torch.zeros(32, k2)},
                   str(tmp_path / "bases" / f"{name}.safetensors"))
-    assert tinycl.basis_fill(tmp_path) == {"basis_first": 25.0, "basis_last": 62.5}
-    assert tinycl.basis_fill(tmp_path / "no_bases") == {}
+    assert cell_results.basis_fill(tmp_path) == {"basis_first": 25.0, "basis_last": 62.5}
+    assert cell_results.basis_fill(tmp_path / "no_bases") == {}
 
 
 def test_benchmarks_section_is_replaced_between_markers(tmp_path):
@@ -83,7 +83,7 @@ def test_format_capture_counts_wrong_general_answers_taken_from_the_task_just_le
             {"prediction": "two", "answers": ["circle"]},       # wrong, a count answer: captured
             {"prediction": "square", "answers": ["circle"]}, {"prediction": "circle", "answers": ["circle"]}]
     (cell / "predictions/after_count/general_shapes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert tinycl.format_capture(cell) == 25.0
+    assert cell_results.format_capture(cell) == 25.0
 
 
 def test_report_only_takes_the_finished_cells_and_runs_none(tmp_path):
@@ -103,3 +103,22 @@ def test_the_development_order_is_neither_reported_order():
     assert dev == ["a", "c", "e", "b", "d"] and sorted(dev) == tasks
     assert dev not in (tinycl.order_tasks(tasks, 1), tinycl.order_tasks(tasks, 2))
     assert tinycl._plan(["m"], 2, [3]) == [("m", 3, 0), ("m", 3, 1)]
+
+
+def test_a_cell_kept_in_the_results_folder_reports_as_its_run_folder_did(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"tasks": [{"name": "a"}]}))
+    out, results = tmp_path / "runs", tmp_path / "results"
+    cell = _cell(out / "seq_lora/order1_seed0", -20.0, 80.0, -10.0, 1e-6)
+    (cell / "run_manifest.json").write_text(json.dumps({"tasks_done": ["a"]}))
+    row = cell_results.cell_summary(cell)
+    kept = cell_results.archive(results, cell, row)
+    assert kept == results / "seq_lora/order1_seed0" and sorted(p.name for p in kept.iterdir()) == ["metrics.json",
+                                                                                                  "row.json"]
+    assert cell_results.cell_summary(kept) == row
+    for p in cell.iterdir():                               # the run folder is gone (a fresh clone)
+        p.unlink()
+    cells = tinycl.finished_cells(recipe, ["seq_lora", "joint"], 1, [1], out, results)
+    assert cells == {"seq_lora": [kept]}
+    assert tinycl.run_cell(recipe, "seq_lora", 1, 0, out, [], results=results) == kept     # not run again
+    assert tinycl.finished_cells(recipe, ["seq_lora"], 1, [1], out) == {}                  # without the folder
