@@ -12,7 +12,7 @@ transformers) get their own ``.loss``. Measured side by side: ``bench/answer_los
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ def _unwrapped(model):
     return get_base() if callable(get_base) else model
 
 
-@lru_cache(maxsize=None)
+@cache
 def _forward_takes_mask(cls: type) -> bool:
     try:
         from transformers.modeling_utils import slice_logits_to_keep  # noqa: F401  (boolean masks since then)
