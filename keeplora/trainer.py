@@ -32,7 +32,7 @@ from .checkpoint import (
 )
 from .config import Recipe, TaskCfg
 from .core import MergeRecord
-from .data import EncodedDataset, read_test_file, read_train_file, to_device
+from .data import EncodedDataset, read_train_file, to_device
 from .diagnostics import update_diagnostics
 from .dist import DistInfo, build_ds_config, make_engine
 from .dist.engine_state import gather_training_state, restore_training_state, scheduler_state
@@ -46,6 +46,7 @@ from .reference import read_reference
 from .report import RunWriter
 from .resume import fingerprint, plan_resume, task_checksums, task_label
 from .sealed import damage
+from .stage_eval import StageEvaluator, read_eval_sets
 from .statistics import passes, subset_indices
 from .step_loop import Position, SkipSampler, StepStats, any_rank, run_steps
 
@@ -72,12 +73,7 @@ class ContinualTrainer:
         # everything that can be wrong in the inputs is checked before the (possibly 7B) model loads
         self.method: Method = get_method(recipe.method.name)(recipe)
         self.train_sets = [read_train_file(t.train, t.media_root, t.name) for t in recipe.tasks]
-        self.test_sets = [read_test_file(t.test, t.media_root, t.name)[: recipe.eval.max_samples] for t in recipe.tasks]
-        from eval.likelihood import SCORER as LIKELIHOOD
-        from eval.likelihood import read_text
-        self.general_sets = [read_text(g.test) if g.scorer == LIKELIHOOD else
-                             read_test_file(g.test, g.media_root, g.name)[: recipe.eval.max_samples]
-                             for g in recipe.general]
+        eval_sets = read_eval_sets(recipe)
         self.reference, self.reference_id = read_reference(recipe.subspace.reference)
         self.resume_from = plan_resume(recipe)
         self.adapter = get_adapter(recipe.model.family)
@@ -91,6 +87,8 @@ class ContinualTrainer:
         self.towers = self.adapter.towers(self.layer_index)
         self.writer = RunWriter(Path(recipe.output_dir), [t.name for t in recipe.tasks], dist_info.rank == 0,
                                 fingerprint(recipe), task_checksums(recipe), recipe.report_to, recipe.model_dump())
+        self.evaluator = StageEvaluator(recipe, self.model, self.loaded.tokenizer, self.encoder, dist_info,
+                                        self.writer, eval_sets)
         if self.resume_from:
             self._restore(self.resume_from)
         else:                                               # the exact record of the sequence starts here
@@ -142,7 +140,7 @@ class ContinualTrainer:
         if start == 0 and self.recipe.save_base:
             self.writer.save_model(self.model, self.companions, "task_00_base")
         if start == 0 and self.recipe.eval.zero_shot:
-            self.writer.zero_shot = self._evaluate_row("zero-shot")
+            self.writer.zero_shot = self.evaluator.row("zero-shot")
         for t, task in enumerate(self.recipe.tasks):
             if self.method.trains_on_all_tasks and t > 0:   # joint: the one model's row stands for every stage
                 self.writer.add_row(list(self.writer.matrix[-1]))
@@ -182,7 +180,7 @@ class ContinualTrainer:
                                   self.reference_id)
         self._barrier()                                      # rank 0's files are complete before anyone goes on
         fault_point(f"eval:{t}")
-        row = self._evaluate_row(f"after {task.name}", self.writer.global_step(t + 1))
+        row = self.evaluator.row(f"after {task.name}", self.writer.global_step(t + 1))
         clock.lap("eval_s")
         self.writer.timings[task.name] = clock.laps
         self.writer.add_row(row)
@@ -358,46 +356,3 @@ class ContinualTrainer:
     def _barrier(self) -> None:
         if self.dist.world > 1:
             torch.distributed.barrier()
-
-    # ------------------------------------------------------------------ evaluation
-    def _evaluate_row(self, label: str, step: int = 0) -> list[float]:
-        """Scores of every task of the sequence (learned or not) and of the general suite, with the current
-        merged model; logged at global ``step``."""
-        cache = None
-        if label == "zero-shot" and self.recipe.eval.score_cache:
-            from eval.score_cache import ScoreCache
-            cache = ScoreCache(self.recipe.eval.score_cache, self.model, self.recipe, self.dist.rank, self.dist.world)
-        row, general = self._score(label, self.recipe.tasks, self.test_sets, "", cache), None
-        self.writer.print_row(label, row)
-        if self.recipe.general:
-            scores = self._score(label, self.recipe.general, self.general_sets, "general_", cache)
-            general = {g.name: v for g, v in zip(self.recipe.general, scores)}
-            self.writer.add_general(label, general)
-        self.writer.log_stage(step, row, general)
-        return row
-
-    def _score(self, label: str, tasks, sample_sets, prefix: str, cache=None) -> list[float]:
-        """Each set's score; with a ``ScoreCache`` (``eval.score_cache``), one evaluated before is reused."""
-        values, reused = [], 0
-        for task, samples in zip(tasks, sample_sets):
-            key, found = cache.lookup(task, prefix, samples) if cache else (None, None)
-            result, preds = found or self._score_set(label, task, samples, prefix)
-            if cache and found is None:
-                cache.store(key, result, preds)
-            reused += found is not None
-            self.writer.save_predictions(label, prefix + task.name, preds, result)
-            values.append(result.value)
-        if reused:
-            kind = "general" if prefix else "task"
-            self._announce(f"{label}: {reused} of {len(values)} {kind} sets reused from {cache.folder}")
-        return values
-
-    def _score_set(self, label: str, task, samples, prefix: str):
-        from eval.harness import evaluate_task
-        from eval.likelihood import SCORER as LIKELIHOOD
-        from eval.likelihood import text_likelihood
-        if task.scorer == LIKELIHOOD:                       # samples: the text
-            return text_likelihood(self.model, self.loaded.tokenizer, samples, self.dist.device), []
-        ev = self.recipe.eval
-        return evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size, ev.max_new_tokens,
-                             self.dist.device, desc=f"{label}: {prefix}{task.name}")
