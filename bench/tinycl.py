@@ -241,12 +241,16 @@ def verdicts(summary: dict[str, dict]) -> list[str]:
 
 
 def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
+    """A gap counts beyond 2 std of the noisier side; a side of one cell has no spread, so no test is made."""
     matched = abs(a["mft"][0] - b["mft"][0]) <= 3
+    single = min(a.get("cells", (2,))[0], b.get("cells", (2,))[0]) < 2
     parts = []
     for key, label in (("bwt", "BWT"), ("general_change", "general Δ")):
         if key in a and key in b:
             gap, noise = a[key][0] - b[key][0], 2 * max(a[key][1], b[key][1])
-            parts.append(f"{label} {gap:+.1f} ({'beyond' if abs(gap) > noise else 'within'} 2 std = {noise:.1f})")
+            test = ("one cell: no 2-std test" if single else
+                    f"{'beyond' if abs(gap) > noise else 'within'} 2 std = {noise:.1f}")
+            parts.append(f"{label} {gap:+.1f} ({test})")
     return (f"{a_name} vs {b_name}: " + ", ".join(parts)
             + f"; MFT gap {a['mft'][0] - b['mft'][0]:+.1f} ({'matched' if matched else 'NOT matched'}: within 3)")
 
