@@ -5,7 +5,9 @@
 Each cell is an ordinary run of the recipe (``launch/train.sh``, one CPU rank) in
 ``OUT/<method>/order<o>_seed<s>``; a finished cell is reused, an interrupted one resumes, so the grid
 can be stopped and restarted; the cells evaluate the base once between them (``OUT/.score_cache``: a
-zero-shot score is reused where the model, test set and evaluation settings are the same). Order 1 is the
+zero-shot score is reused where the model, test set and evaluation settings are the same). ``--results DIR``
+keeps every finished cell's metrics in the repository (``bench/cell_results.py``), so a grid longer than one
+sitting grows cell by cell and ``--report-only --results DIR`` rebuilds its table from a fresh clone. Order 1 is the
 recipe's order, order 2 the reverse; ``--dev`` runs order 3 only (``order_tasks``), where defaults are
 chosen before the reported grid runs. Reported per method,
 mean ± std over seeds × orders: Transfer, Average, Last, MFT, BWT (points) and the general-suite change
