@@ -17,11 +17,11 @@ import statistics
 import time
 
 import torch
-from peft import LoraConfig, get_peft_model
 
+from bench.autocast_step import recipe_lora_model
 from keeplora.config import load_recipe
 from keeplora.data import collate_train, read_train_file
-from keeplora.models import Encoder, get_adapter
+from keeplora.models import Encoder
 from keeplora.models.loss import answer_loss
 
 
@@ -40,11 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--autocast", action="store_true")
     args = ap.parse_args(argv)
     recipe = load_recipe(args.recipe)
-    adapter = get_adapter(recipe.model.family)
-    loaded = adapter.load(recipe.model)
-    targets = sorted({n.rsplit(".", 1)[-1] for n in adapter.lora_targets(loaded.model)})
-    model = get_peft_model(loaded.model, LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha,
-                                                    target_modules=targets))
+    adapter, loaded, model = recipe_lora_model(recipe)
     batches = _batches(recipe, loaded, adapter, args.repeats + 1)
 
     def step(kind: str, batch: dict) -> tuple[float, float]:

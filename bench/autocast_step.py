@@ -22,6 +22,16 @@ from keeplora.config import load_recipe
 from keeplora.models import get_adapter
 
 
+def recipe_lora_model(recipe):
+    """(adapter, loaded model, PEFT model): the recipe's model with plain LoRA of its rank on its targets."""
+    adapter = get_adapter(recipe.model.family)
+    loaded = adapter.load(recipe.model)
+    targets = sorted({n.rsplit(".", 1)[-1] for n in adapter.lora_targets(loaded.model)})
+    model = get_peft_model(loaded.model, LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha,
+                                                    target_modules=targets))
+    return adapter, loaded, model
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", required=True)
@@ -29,12 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=70)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    recipe = load_recipe(args.recipe)
-    adapter = get_adapter(recipe.model.family)
-    loaded = adapter.load(recipe.model)
-    targets = sorted({n.rsplit(".", 1)[-1] for n in adapter.lora_targets(loaded.model)})
-    model = get_peft_model(loaded.model, LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha,
-                                                    target_modules=targets))
+    _, loaded, model = recipe_lora_model(load_recipe(args.recipe))
     ids = torch.randint(0, loaded.tokenizer.vocab_size, (args.batch, args.tokens))
 
     def step(autocast: bool) -> float:
