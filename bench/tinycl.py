@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     for cell, row in ((c, r) for m in cells for c, r in zip(cells[m], rows[m]) if results and c.is_relative_to(out)):
         archive(results, cell, row)
     summary = {m: aggregate(rs) for m, rs in rows.items()}
+    out.mkdir(parents=True, exist_ok=True)             # a report from kept cells alone has no run folder yet
     wall = time.perf_counter() - start
     command = "python -m bench.tinycl " + " ".join(argv if argv is not None else sys.argv[1:])
     plots = plot(cells, out)

@@ -110,6 +110,9 @@ def test_a_cell_kept_in_the_results_folder_reports_as_its_run_folder_did(tmp_pat
     recipe.write_text(yaml.safe_dump({"tasks": [{"name": "a"}]}))
     out, results = tmp_path / "runs", tmp_path / "results"
     cell = _cell(out / "seq_lora/order1_seed0", -20.0, 80.0, -10.0, 1e-6)
+    metrics = json.loads((cell / "metrics.json").read_text())
+    metrics.update(tasks=["a"], matrix=[[50.0]], zero_shot=[0.0])
+    (cell / "metrics.json").write_text(json.dumps(metrics))
     (cell / "run_manifest.json").write_text(json.dumps({"tasks_done": ["a"]}))
     row = cell_results.cell_summary(cell)
     kept = cell_results.archive(results, cell, row)
@@ -122,3 +125,7 @@ def test_a_cell_kept_in_the_results_folder_reports_as_its_run_folder_did(tmp_pat
     assert cells == {"seq_lora": [kept]}
     assert tinycl.run_cell(recipe, "seq_lora", 1, 0, out, [], results=results) == kept     # not run again
     assert tinycl.finished_cells(recipe, ["seq_lora"], 1, [1], out) == {}                  # without the folder
+    fresh = tmp_path / "fresh"                             # the table rebuilt from the kept cells alone
+    tinycl.main(["--recipe", str(recipe), "--methods", "seq_lora", "--seeds", "1", "--orders", "1", "--out",
+                 str(fresh), "--results", str(results), "--report-only"])
+    assert "| seq_lora | 1 |" in (fresh / "table.md").read_text() and (fresh / "tinycl.png").is_file()
