@@ -21,12 +21,11 @@ import torch
 from bench.autocast_step import recipe_lora_model
 from keeplora.config import load_recipe
 from keeplora.data import collate_train, read_train_file
-from keeplora.models import Encoder
 from keeplora.models.loss import answer_loss
 
 
 def _batches(recipe, loaded, adapter, count: int) -> list[dict]:
-    encoder = Encoder(adapter, loaded, recipe.model, recipe.data.max_length)
+    encoder = adapter.make_encoder(loaded, recipe)
     samples = read_train_file(recipe.tasks[0].train)
     size = recipe.optim.micro_batch_size
     return [collate_train([encoder.encode(s) for s in samples[i * size:(i + 1) * size]], loaded.tokenizer.pad_token_id)

@@ -5,7 +5,8 @@
 The model as the recipe loads it (the base, before any task); each set is scored in fp32 — how the trainer
 evaluates — and then under ``torch.autocast(bfloat16)``, as the training forward runs under DeepSpeed's
 ``torch_autocast``, one right after the other so both see the same machine load, with the recipe's batch
-size, generation length and sample cap. Prints per set the seconds and the score of each and the share of
+size, generation length and sample cap (each set read once, as the trainer reads it, before the
+timing). Prints per set the seconds and the score of each and the share of
 predictions that are the same text; totals and the ratio at the end, last line JSON. It answers whether
 evaluating under autocast would change the instrument, and what it would save.
 """
@@ -17,24 +18,16 @@ import time
 
 import torch
 
-from eval.harness import evaluate_task
-from eval.likelihood import SCORER as LIKELIHOOD
-from eval.likelihood import read_text, text_likelihood
 from keeplora.config import load_recipe
-from keeplora.data import read_test_file
 from keeplora.models import get_adapter
+from keeplora.stage_eval import read_eval_sets, score_set
 
 
-def _score(model, loaded, encoder, entry, ev, autocast: bool) -> tuple[float, float, list[str]]:
-    """(seconds, score, predictions) of one set."""
-    device, start = torch.device("cpu"), time.perf_counter()
+def _score(loaded, encoder, entry, samples, ev, autocast: bool) -> tuple[float, float, list[str]]:
+    """(seconds, score, predictions) of one set, read beforehand (the timing is the model's work only)."""
+    start = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        if entry.scorer == LIKELIHOOD:
-            result, preds = text_likelihood(model, loaded.tokenizer, read_text(entry.test), device), []
-        else:
-            samples = read_test_file(entry.test, entry.media_root, entry.name)[: ev.max_samples]
-            result, preds = evaluate_task(model, encoder, samples, entry.scorer, ev.batch_size, ev.max_new_tokens,
-                                          device)
+        result, preds = score_set(loaded.model, loaded.tokenizer, encoder, entry, samples, ev, torch.device("cpu"))
     return time.perf_counter() - start, result.value, [p["prediction"] for p in preds]
 
 
@@ -47,11 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     adapter = get_adapter(recipe.model.family)
     loaded = adapter.load(recipe.model, seed=recipe.seed)
     encoder = adapter.make_encoder(loaded, recipe)
-    entries = [e for e in [*recipe.tasks, *recipe.general] if not args.sets or e.name in args.sets]
+    tests, general = read_eval_sets(recipe)
+    entries = [(e, samples) for e, samples in zip([*recipe.tasks, *recipe.general], [*tests, *general])
+               if not args.sets or e.name in args.sets]
     rows, totals = [], {"fp32": 0.0, "autocast": 0.0}
-    for entry in entries:
-        t32, s32, p32 = _score(loaded.model, loaded, encoder, entry, recipe.eval, False)
-        t16, s16, p16 = _score(loaded.model, loaded, encoder, entry, recipe.eval, True)
+    for entry, samples in entries:
+        t32, s32, p32 = _score(loaded, encoder, entry, samples, recipe.eval, False)
+        t16, s16, p16 = _score(loaded, encoder, entry, samples, recipe.eval, True)
         same = sum(a == b for a, b in zip(p32, p16)) / len(p32) if p32 else None
         totals["fp32"] += t32
         totals["autocast"] += t16

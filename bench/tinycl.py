@@ -322,8 +322,10 @@ def main(argv: list[str] | None = None) -> int:
              run_grid(recipe, args.methods, args.seeds, orders, out, args.set, args.jobs, args.reference_samples,
                       results))
     rows = {m: [cell_summary(c) for c in cs] for m, cs in cells.items()}
-    for cell, row in ((c, r) for m in cells for c, r in zip(cells[m], rows[m]) if results and c.is_relative_to(out)):
-        archive(results, cell, row)
+    for method, method_cells in cells.items() if results else ():   # keep the cells this run folder finished
+        for cell, row in zip(method_cells, rows[method]):
+            if cell.is_relative_to(out):
+                archive(results, cell, row)
     summary = {m: aggregate(rs) for m, rs in rows.items()}
     out.mkdir(parents=True, exist_ok=True)             # a report from kept cells alone has no run folder yet
     wall = time.perf_counter() - start

@@ -15,7 +15,7 @@ if TYPE_CHECKING:                                   # annotations only: evaluati
     from .dist import DistInfo
     from .report import RunWriter
 
-__all__ = ["StageEvaluator", "read_eval_sets"]
+__all__ = ["StageEvaluator", "read_eval_sets", "score_set"]
 
 
 def read_eval_sets(recipe: Recipe) -> tuple[list, list]:
@@ -70,11 +70,16 @@ class StageEvaluator:
         return values
 
     def _score_set(self, label: str, task, samples, prefix: str):
-        from eval.harness import evaluate_task
-        from eval.likelihood import SCORER as LIKELIHOOD
-        from eval.likelihood import text_likelihood
-        if task.scorer == LIKELIHOOD:                       # samples: the text
-            return text_likelihood(self.model, self.tokenizer, samples, self.dist.device), []
-        ev = self.recipe.eval
-        return evaluate_task(self.model, self.encoder, samples, task.scorer, ev.batch_size, ev.max_new_tokens,
-                             self.dist.device, desc=f"{label}: {prefix}{task.name}")
+        return score_set(self.model, self.tokenizer, self.encoder, task, samples, self.recipe.eval, self.dist.device,
+                         desc=f"{label}: {prefix}{task.name}")
+
+
+def score_set(model, tokenizer, encoder, entry, samples, ev, device, desc: str | None = None):
+    """(score, predictions) of one task or general set as ``read_eval_sets`` read it: a likelihood set's
+    text scored by ``text_likelihood`` (no predictions), any other set by batched greedy generation."""
+    from eval.harness import evaluate_task
+    from eval.likelihood import SCORER as LIKELIHOOD
+    from eval.likelihood import text_likelihood
+    if entry.scorer == LIKELIHOOD:                          # samples: the text
+        return text_likelihood(model, tokenizer, samples, device), []
+    return evaluate_task(model, encoder, samples, entry.scorer, ev.batch_size, ev.max_new_tokens, device, desc=desc)
