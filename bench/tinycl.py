@@ -221,6 +221,37 @@ def relative_table(summary: dict[str, dict]) -> str:
             + "\n".join(rows) + "\n")
 
 
+def general_table(summary_cells: dict[str, list[Path]], recipe: Path) -> str:
+    """The general suite set by set, before the first task → after the last (mean over cells): which of the
+    model's abilities a method keeps, and the change of the sets scored by their answers alone. A likelihood
+    set (English prose) is shown as perplexity, where its 100·exp(−NLL) score would move by a fraction of a
+    point and, averaged in, only shrink the headline general Δ."""
+    from eval.likelihood import SCORER
+    likelihood = {g["name"] for g in yaml.safe_load(recipe.read_text()).get("general") or []
+                  if g.get("scorer") == SCORER}
+    names, rows = [], []
+    for method, cells in summary_cells.items():
+        generals = [json.loads((c / "metrics.json").read_text()).get("general") or {} for c in cells]
+        ends = [(g["zero-shot"], list(g.values())[-1]) for g in generals if "zero-shot" in g and len(g) > 1]
+        if not ends:
+            continue
+        names = names or list(ends[0][0])
+        answered = [statistics.fmean(b[n] - a[n] for n in names if n not in likelihood) for a, b in ends]
+        cols = [_fmt((statistics.fmean(answered), statistics.pstdev(answered)))]
+        for name in names:
+            before, after = (statistics.fmean(e[i][name] for e in ends) for i in (0, 1))
+            cols.append(f"{100 / before:.1f} → {100 / after:.1f}" if name in likelihood else
+                        f"{before:.0f} → {after:.0f}")
+        rows.append(f"| {method} | {len(ends)} | " + " | ".join(cols) + " |")
+    if not rows:
+        return ""
+    heads = [f"{n} (perplexity)" if n in likelihood else n for n in names]
+    return ("\nThe general suite by set, before the first task → after the last (mean over cells); Δ answered = "
+            "the change of the sets scored by their answers (the likelihood set apart):\n\n"
+            "| method | cells | Δ answered | " + " | ".join(heads) + " |\n|" + "---|" * (len(names) + 3) + "\n"
+            + "\n".join(rows) + "\n")
+
+
 def verdicts(summary: dict[str, dict]) -> list[str]:
     """benchmarks.md §6.5.6, stated from the numbers (no claim survives a failed validity check)."""
     out = []
@@ -337,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.machine()}, {os.cpu_count()} cores, wall {wall / 60:.1f} min for this call "
             f"(cells already finished are reused). Mean ± std over {args.seeds} seed(s) × "
             f"{'the development order' if args.dev else f'{args.orders} order(s)'}.\n\n"
-            + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary)) + relative_table(summary)
+            + table(summary) + "\n" + "".join(f"- {v}\n" for v in verdicts(summary)) + general_table(cells, recipe)
+            + relative_table(summary)
             + f"\nPlots: `{os.path.relpath(plots[0], ROOT)}`, `{os.path.relpath(report.parent / 'compare.png', ROOT)}` "
             f"(not committed; rerun the command).\n\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

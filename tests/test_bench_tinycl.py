@@ -129,3 +129,20 @@ def test_a_cell_kept_in_the_results_folder_reports_as_its_run_folder_did(tmp_pat
     tinycl.main(["--recipe", str(recipe), "--methods", "seq_lora", "--seeds", "1", "--orders", "1", "--out",
                  str(fresh), "--results", str(results), "--report-only"])
     assert "| seq_lora | 1 |" in (fresh / "table.md").read_text() and (fresh / "tinycl.png").is_file()
+
+
+def test_the_general_suite_by_set_shows_the_likelihood_set_as_perplexity(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"general": [{"name": "qa", "test": "q.jsonl"},
+                                                  {"name": "english", "test": "e.txt", "scorer": "text_likelihood"}]}))
+    cells = []
+    for i, end in enumerate((40.0, 60.0)):
+        cell = _cell(tmp_path / f"c{i}", -1.0, 1.0, 0.0)
+        general = {"zero-shot": {"qa": 100.0, "english": 5.0}, "after a": {"qa": 70.0, "english": 5.0},
+                   "after b": {"qa": end, "english": 4.0}}
+        (cell / "metrics.json").write_text(json.dumps({"metrics": {}, "general": general}))
+        cells.append(cell)
+    text = tinycl.general_table({"seq_lora": cells, "joint": [_cell(tmp_path / "none", 0.0, 1.0, 0.0)]}, recipe)
+    assert "| method | cells | Δ answered | qa | english (perplexity) |" in text
+    assert "| seq_lora | 2 | -50.0 ± 10.0 | 100 → 50 | 20.0 → 25.0 |" in text and "joint" not in text
+    assert tinycl.general_table({"joint": [tmp_path / "none"]}, recipe) == ""
