@@ -165,7 +165,7 @@ class OptimCfg(_Strict):
     max_grad_norm: float = Field(1.0, ge=0)
     """Gradient clipping (0 disables)."""
     max_steps: Optional[int] = Field(None, ge=1)
-    """Cap on optimizer steps per task (smoke runs)."""
+    """Cap on optimizer steps per task (joint training's one stage on the union: the cap × the tasks)."""
 
 
 class CheckpointCfg(_Strict):

@@ -14,7 +14,7 @@ from torch.utils.data import Sampler
 from .errors import UserError
 from .models.loss import answer_loss
 
-__all__ = ["Position", "StepStats", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank"]
+__all__ = ["Position", "StepStats", "TrainingDiverged", "SkipSampler", "run_steps", "any_rank", "stage_steps"]
 
 
 class TrainingDiverged(UserError):
@@ -53,6 +53,14 @@ class SkipSampler(Sampler):
 
     def __len__(self) -> int:
         return max(0, len(self.sampler) - self.skip)
+
+
+def stage_steps(per_epoch: int, epochs: float, grad_accum: int, max_steps: int | None, tasks: int = 1) -> int:
+    """Optimizer steps of one training stage: its epochs, capped at ``max_steps`` per task. Joint training's
+    one stage on the union of ``tasks`` tasks gets the whole sequence's cap, so the multitask upper bound is
+    trained as long as the sequence it bounds, not as long as one of its tasks."""
+    steps = math.ceil(epochs * per_epoch / grad_accum)
+    return min(steps, max_steps * tasks) if max_steps else steps
 
 
 def any_rank(flag: bool) -> bool:

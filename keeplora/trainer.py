@@ -5,7 +5,6 @@ DeepSpeed only appears through ``keeplora.dist``.
 """
 from __future__ import annotations
 
-import math
 import random
 import shutil
 import time
@@ -48,7 +47,7 @@ from .resume import fingerprint, plan_resume, task_checksums, task_label
 from .sealed import damage
 from .stage_eval import StageEvaluator, read_eval_sets
 from .statistics import passes, subset_indices
-from .step_loop import Position, SkipSampler, StepStats, any_rank, run_steps
+from .step_loop import Position, SkipSampler, StepStats, any_rank, run_steps, stage_steps
 
 __all__ = ["ContinualTrainer"]
 
@@ -262,8 +261,8 @@ class ContinualTrainer:
         if per_epoch < opt.grad_accum:
             raise UserError(f"task {task.name}: {len(dataset)} samples give {per_epoch} micro-batches per rank, "
                             f"fewer than optim.grad_accum={opt.grad_accum}; lower the batch size")
-        steps = math.ceil((task.epochs or opt.epochs) * per_epoch / opt.grad_accum)
-        steps = min(steps, opt.max_steps or steps)
+        merged = len(self.recipe.tasks) if self.method.trains_on_all_tasks else 1
+        steps = stage_steps(per_epoch, task.epochs or opt.epochs, opt.grad_accum, opt.max_steps, merged)
         ds_config = build_ds_config(self.recipe, dist_info.world, self.model.config.text_config.hidden_size,
                                     dist_info.on_cpu)
         engine = make_engine(peft_model, self._param_groups(peft_model, task), ds_config, steps,

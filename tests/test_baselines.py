@@ -104,3 +104,11 @@ def test_joint_trains_on_the_union_of_the_tasks():
     assert ContinualTrainer._dataset_samples(fake, 0) == ["a", "b", "c", "d"]
     fake.method = get_method("seq_lora")(recipe)
     assert ContinualTrainer._dataset_samples(fake, 1) == ["c"]
+
+
+def test_joint_training_gets_the_whole_sequences_step_cap():
+    from keeplora.step_loop import stage_steps
+    assert stage_steps(per_epoch=100, epochs=1, grad_accum=2, max_steps=None) == 50
+    assert stage_steps(per_epoch=100, epochs=1, grad_accum=1, max_steps=60) == 60            # one task
+    assert stage_steps(per_epoch=500, epochs=1, grad_accum=1, max_steps=60, tasks=5) == 300  # joint, 5 tasks
+    assert stage_steps(per_epoch=120, epochs=1, grad_accum=1, max_steps=60, tasks=5) == 120  # its epoch ends first
