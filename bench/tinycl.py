@@ -284,8 +284,10 @@ def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
             test = ("one cell: no 2-std test" if single else
                     f"{'beyond' if abs(gap) > noise else 'within'} 2 std = {noise:.1f}")
             parts.append(f"{label} {gap:+.1f} ({test})")
-    return (f"{a_name} vs {b_name}: " + ", ".join(parts)
-            + f"; MFT gap {a['mft'][0] - b['mft'][0]:+.1f} ({'matched' if matched else 'NOT matched'}: within 3)")
+    mft_gap = a["mft"][0] - b["mft"][0]
+    plasticity = ("matched: within 3" if matched else
+                  f"NOT matched: more than 3 apart, {a_name if mft_gap > 0 else b_name} learns more")
+    return f"{a_name} vs {b_name}: " + ", ".join(parts) + f"; MFT gap {mft_gap:+.1f} ({plasticity})"
 
 
 def plot(summary_cells: dict[str, list[Path]], out: Path) -> list[Path]:
