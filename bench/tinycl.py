@@ -277,7 +277,8 @@ def verdicts(summary: dict[str, dict]) -> list[str]:
 
 def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
     """A gap counts beyond 2 std of the noisier side; a side of one cell has no spread, so no test is made."""
-    matched = abs(a["mft"][0] - b["mft"][0]) <= 3
+    mft_gap = a["mft"][0] - b["mft"][0]
+    matched = abs(mft_gap) <= 3
     single = min(a.get("cells", (2,))[0], b.get("cells", (2,))[0]) < 2
     parts = []
     for key, label in (("bwt", "BWT"), ("general_change", "general Δ")):
@@ -286,7 +287,6 @@ def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
             test = ("one cell: no 2-std test" if single else
                     f"{'beyond' if abs(gap) > noise else 'within'} 2 std = {noise:.1f}")
             parts.append(f"{label} {gap:+.1f} ({test})")
-    mft_gap = a["mft"][0] - b["mft"][0]
     plasticity = ("matched: within 3" if matched else
                   f"NOT matched: more than 3 apart, {a_name if mft_gap > 0 else b_name} learns more")
     return f"{a_name} vs {b_name}: " + ", ".join(parts) + f"; MFT gap {mft_gap:+.1f} ({plasticity})"
