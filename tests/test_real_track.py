@@ -55,12 +55,15 @@ def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
     assert (data / "real_base/general/text_qa/test.jsonl").is_file()
     rec = yaml.safe_load((ROOT / "recipes/real_image_seq.yaml").read_text())
     rec["tasks"] = rec["tasks"][:2]
+
+    def moved(path: str) -> str:
+        return str(data / Path(path).relative_to("data/tinycl"))
     for entry in rec["tasks"] + rec["general"]:
         for key in ("train", "test"):
             if key in entry:
-                entry[key] = str(data / Path(entry[key]).relative_to("data/tinycl"))
+                entry[key] = moved(entry[key])
     reference = rec["subspace"]["reference"]
-    reference["train"] = [str(data / Path(f).relative_to("data/tinycl")) for f in reference["train"]]
+    reference["train"] = [moved(f) for f in reference["train"]]
     reference["samples"] = 16
     rec["model"]["name_or_path"] = str(data / "real_base")
     rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
