@@ -64,3 +64,27 @@ def run_launcher(args: list[str], timeout: int = 600, env_extra: dict | None = N
 def beside(tmp_path: Path) -> str:
     """An --out next to a test's --src (a converter refuses one inside it)."""
     return str(tmp_path.with_name(tmp_path.name + "o"))
+
+
+def tinycl_recipe(tmp: Path, shipped: str, data: Path, base: Path, n_tasks: int | None = None, **over) -> Path:
+    """A shipped TinyCL-VL recipe (its first ``n_tasks`` tasks) with every ``data/tinycl`` path (tasks,
+    general sets, reference set) moved into a test's ``data`` folder, the model set to ``base`` and
+    ``section__key=value`` overrides applied."""
+    rec = yaml.safe_load((ROOT / "recipes" / shipped).read_text())
+    rec["tasks"] = rec["tasks"][:n_tasks]
+
+    def moved(path: str) -> str:
+        return str(data / Path(path).relative_to("data/tinycl"))
+    for entry in rec["tasks"] + rec.get("general", []):
+        for key in ("train", "test"):
+            if key in entry:
+                entry[key] = moved(entry[key])
+    reference = (rec.get("subspace") or {}).get("reference")
+    if reference:
+        reference["train"] = [moved(f) for f in reference["train"]]
+    rec["model"]["name_or_path"] = str(base)
+    rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
+    set_keys(rec, over)
+    path = tmp / f"short_{shipped}"
+    path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    return path

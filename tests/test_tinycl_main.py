@@ -1,33 +1,16 @@
 """The README's main job, shortened: TinyCL-VL data, a briefly pretrained base, and the grid runner on two
 methods (1 seed, 1 order, few steps). The full grid is `python -m bench.tinycl` (BENCHMARKS.md)."""
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from bench import tinycl as grid
 from data_prep.tinycl import build
 from data_prep.tinycl_base import build_base
 
-from .conftest import ROOT
+from .conftest import tinycl_recipe
 
 pytestmark = pytest.mark.slow
-
-
-def _short_recipe(tmp: Path, data: Path, base: Path) -> Path:
-    rec = yaml.safe_load((ROOT / "recipes/tiny_image_seq.yaml").read_text())
-    for entry in rec["tasks"] + rec["general"]:
-        for key in ("train", "test"):
-            if key in entry:
-                entry[key] = str(data / Path(entry[key]).relative_to("data/tinycl"))
-    rec["model"]["name_or_path"] = str(base)
-    rec["deepspeed"]["config"] = str(ROOT / rec["deepspeed"]["config"])
-    rec["optim"]["max_steps"] = 10
-    rec["eval"]["max_samples"] = 24
-    path = tmp / "tinycl_short.yaml"
-    path.write_text(yaml.safe_dump(rec, sort_keys=False))
-    return path
 
 
 def test_tinycl_grid_runs_two_methods_end_to_end(tmp_path, monkeypatch):
@@ -36,7 +19,8 @@ def test_tinycl_grid_runs_two_methods_end_to_end(tmp_path, monkeypatch):
     build(data, n_train=96, n_test=24, n_general=96, n_general_test=24)
     info = build_base(data, steps=120)
     assert set(info["general_after"]) == {"shapes", "digits", "clipart", "fashion", "letters", "video_color"}
-    recipe = _short_recipe(tmp_path, data, data / "base")
+    recipe = tinycl_recipe(tmp_path, "tiny_image_seq.yaml", data, data / "base", optim__max_steps=10,
+                           eval__max_samples=24)
     out = tmp_path / "grid"
     assert grid.main(["--recipe", str(recipe), "--methods", "seq_lora", "keeplora_pp", "--seeds", "1",
                       "--orders", "1", "--out", str(out), "--jobs", "2"]) == 0      # both cells at once
