@@ -22,11 +22,12 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["COLUMNS", "ROW", "archived", "archive", "cell_summary", "stored_row"]
+__all__ = ["COLUMNS", "ROW", "archived", "archive", "base_mismatch", "cell_summary", "stored_row"]
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("transfer", "average", "last", "mft", "bwt", "general_change")
 ROW = "row.json"
+SAME_BASE_POINTS = 1.0     # tolerance: one answer of a 100-question set (a rebuilt real base moved sets by 4-14)
 
 
 def _key(cell: Path) -> Path:
@@ -49,6 +50,33 @@ def archive(results: Path, cell: Path, row: dict) -> Path:
     shutil.copyfile(cell / "metrics.json", kept / "metrics.json")
     (kept / ROW).write_text(json.dumps(row, indent=1, sort_keys=True) + "\n")
     return kept
+
+
+def zero_shot_scores(cell: Path) -> dict[str, float]:
+    """The base's scores before any training, by task and general set: what every cell on one base shares."""
+    data = json.loads((cell / "metrics.json").read_text())
+    scores = dict(zip(data.get("tasks", []), data.get("zero_shot") or []))
+    scores.update((data.get("general") or {}).get("zero-shot", {}))
+    return scores
+
+
+def base_mismatch(cells: list[Path]) -> str | None:
+    """Why ``cells`` cannot share one table, or None. A base rebuilt from a fresh clone can be another model
+    (three builds of the real track's base, aligned at 1, 1 and 2 threads, scored shapes/digits/clipart/fashion
+    29/19/19/70, 33/19/33/70 and 35/12/26/69), and a table that averaged cells of two bases would compare methods
+    on different models. Cells of one base share their zero-shot scores (one score cache, one greedy evaluation)."""
+    first, ref = None, {}
+    for cell in cells:
+        scores = zero_shot_scores(cell)
+        if first is None:
+            first, ref = cell, scores
+            continue
+        moved = {k: (ref[k], v) for k, v in scores.items() if k in ref and abs(ref[k] - v) > SAME_BASE_POINTS}
+        if moved:
+            sets = ", ".join(f"{k} {a:.1f} vs {b:.1f}" for k, (a, b) in sorted(moved.items()))
+            return (f"{cell} and {first} ran on different bases (zero-shot {sets}): keep each base's cells in "
+                    "their own --results and --out folders")
+    return None
 
 
 def stored_row(cell: Path) -> dict | None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.cell_results import COLUMNS, archive, archived, cell_summary
+from bench.cell_results import COLUMNS, archive, archived, base_mismatch, cell_summary
 from eval.report import general_means, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -356,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     cells = (finished_cells(recipe, args.methods, args.seeds, orders, out, results) if args.report_only else
              run_grid(recipe, args.methods, args.seeds, orders, out, args.set, args.jobs, args.reference_samples,
                       results))
+    if mismatch := base_mismatch([c for cs in cells.values() for c in cs]):
+        raise SystemExit(f"error: {mismatch}")
     rows = {m: [cell_summary(c) for c in cs] for m, cs in cells.items()}
     for method, method_cells in cells.items() if results else ():   # keep the cells this run folder finished
         for cell, row in zip(method_cells, rows[method]):

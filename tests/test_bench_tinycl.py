@@ -146,3 +146,26 @@ def test_the_general_suite_by_set_shows_the_likelihood_set_as_perplexity(tmp_pat
     assert "| method | cells | Δ answered | qa | english (perplexity) |" in text
     assert "| seq_lora | 2 | -50.0 ± 10.0 | 100 → 50 | 20.0 → 25.0 |" in text and "joint" not in text
     assert tinycl.general_table({"joint": [tmp_path / "none"]}, recipe) == ""
+
+
+def test_cells_of_two_bases_are_refused_in_one_table(tmp_path):
+    def cell(name, shapes, tasks=("a", "b"), zero=(0.0, 15.0)):
+        path = _cell(tmp_path / name / "order1_seed0", -1.0, 1.0, 0.0)
+        general = {"zero-shot": {"shapes": shapes, "english": 5.37}, "after a": {"shapes": 1.0, "english": 5.0}}
+        (path / "metrics.json").write_text(json.dumps({"metrics": {"mft": 1.0, "bwt": -1.0}, "tasks": list(tasks),
+                                                       "zero_shot": list(zero), "general": general}))
+        (path / "run_manifest.json").write_text(json.dumps({"tasks_done": list(tasks)}))
+        return path
+    same = [cell("seq_lora", 29.0), cell("joint", 30.0, ("b", "a"), (15.0, 0.0))]   # one flip, other order
+    assert cell_results.base_mismatch(same) is None
+    other = cell("keeplora", 35.0)
+    assert "shapes 29.0 vs 35.0" in cell_results.base_mismatch(same + [other])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"tasks": [{"name": "a"}, {"name": "b"}]}))
+    try:
+        tinycl.main(["--recipe", str(recipe), "--methods", "seq_lora", "keeplora", "--seeds", "1", "--orders", "1",
+                     "--out", str(tmp_path), "--report-only"])
+    except SystemExit as stop:
+        assert "ran on different bases" in str(stop) and "keeplora" in str(stop)
+    else:
+        raise AssertionError("a table of two bases was written")
