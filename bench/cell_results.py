@@ -61,10 +61,10 @@ def zero_shot_scores(cell: Path) -> dict[str, float]:
 
 
 def base_mismatch(cells: list[Path]) -> str | None:
-    """Why ``cells`` cannot share one table, or None. A base rebuilt from a fresh clone can be another model
-    (three builds of the real track's base, aligned at 1, 1 and 2 threads, scored shapes/digits/clipart/fashion
-    29/19/19/70, 33/19/33/70 and 35/12/26/69), and a table that averaged cells of two bases would compare methods
-    on different models. Cells of one base share their zero-shot scores (one score cache, one greedy evaluation)."""
+    """Why ``cells`` cannot share one table, or None. A base built again can be another model (the real
+    track's alignment: ``data_prep/tinycl_real.py``), and a table that averaged cells of two bases would compare
+    methods on different models. Cells of one base share their zero-shot scores (one score cache, one greedy
+    evaluation)."""
     first, ref = None, {}
     for cell in cells:
         scores = zero_shot_scores(cell)
