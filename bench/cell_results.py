@@ -65,12 +65,11 @@ def base_mismatch(cells: list[Path]) -> str | None:
     track's alignment: ``data_prep/tinycl_real.py``), and a table that averaged cells of two bases would compare
     methods on different models. Cells of one base share their zero-shot scores (one score cache, one greedy
     evaluation)."""
-    first, ref = None, {}
-    for cell in cells:
+    if not cells:
+        return None
+    first, ref = cells[0], zero_shot_scores(cells[0])
+    for cell in cells[1:]:
         scores = zero_shot_scores(cell)
-        if first is None:
-            first, ref = cell, scores
-            continue
         moved = {k: (ref[k], v) for k, v in scores.items() if k in ref and abs(ref[k] - v) > SAME_BASE_POINTS}
         if moved:
             sets = ", ".join(f"{k} {a:.1f} vs {b:.1f}" for k, (a, b) in sorted(moved.items()))

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--parts", default=str(PARTS), help="a base's trained_parts.safetensors to assemble it from")
     ap.add_argument("--align", action="store_true", help="align a new projector on the tiny base's tower instead "
-                    "(another base: cells kept in bench/results/ ran on the shipped parts)")
+                    "(another base: the cells in bench/results/real_image_seq_shipped/ ran on the shipped parts)")
     args = ap.parse_args(argv)
     info = build_real_base(args.data, args.out, args.steps, args.batch, args.lr, keep=args.keep, force=args.force,
                            parts=args.parts, align=args.align)
